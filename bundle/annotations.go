@@ -1,0 +1,52 @@
+package bundle
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// Annotation keys plugbox reads from config.json. runtime-spec has no field
+// for these layers, so they travel as annotations (documented in README.md).
+const (
+	// AnnotationLandlock holds a JSON LandlockPolicy applied to the plugin
+	// process right before its execve.
+	AnnotationLandlock = "org.plugbox.landlock"
+	// AnnotationCapsicum, set to "true", makes the FreeBSD backend enter
+	// Capsicum capability mode before the plugin runs (see docs/freebsd.md).
+	AnnotationCapsicum = "org.plugbox.capsicum"
+	// AnnotationTimeout is the plugin's wall-clock limit as a Go duration
+	// ("30s"); plugbox run kills the container when it is exceeded.
+	AnnotationTimeout = "org.plugbox.timeout"
+	// AnnotationFDNames lists, colon-separated, the names of the descriptors
+	// the host must pass with --preserve-fds (exported as LISTEN_FDNAMES).
+	AnnotationFDNames = "org.plugbox.fdnames"
+	// AnnotationAuthored marks a config.json written by plugbox bundle init;
+	// its value is the manifest's plugin name.
+	AnnotationAuthored = "org.plugbox.authored"
+)
+
+// LandlockPolicy lists the paths, as seen inside the container, that the
+// plugin may use once Landlock is enforced; everything else is denied.
+type LandlockPolicy struct {
+	// ReadOnly paths may be read and executed (files and directories below).
+	ReadOnly []string `json:"readOnly,omitempty"`
+	// ReadWrite paths may also be written, created and removed.
+	ReadWrite []string `json:"readWrite,omitempty"`
+	// BestEffort, when true, runs without Landlock on kernels that lack it;
+	// when false such a start fails closed.
+	BestEffort bool `json:"bestEffort,omitempty"`
+}
+
+// ParseLandlock decodes the AnnotationLandlock value of annotations, or
+// returns nil when it is absent.
+func ParseLandlock(annotations map[string]string) (*LandlockPolicy, error) {
+	raw, ok := annotations[AnnotationLandlock]
+	if !ok {
+		return nil, nil
+	}
+	var p LandlockPolicy
+	if err := json.Unmarshal([]byte(raw), &p); err != nil {
+		return nil, fmt.Errorf("config.json: annotations[%q]: %w", AnnotationLandlock, err)
+	}
+	return &p, nil
+}

@@ -1,0 +1,166 @@
+// Command plugbox is a runc-compatible OCI runtime that runs untrusted
+// plugins in layered sandboxes. Each verb lives in its own file.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/sirupsen/logrus"
+	"github.com/urfave/cli/v2"
+
+	"github.com/plugbox/plugbox/sandbox"
+)
+
+// version is set with -ldflags "-X main.version=...".
+var version = "0.1.0-dev"
+
+// exitCode is an error that carries the process exit status plugbox must
+// return (run's foreground process status), without a message.
+type exitCode int
+
+func (e exitCode) Error() string { return "exit status " + strconv.Itoa(int(e)) }
+
+func main() {
+	app := newApp()
+	if err := app.Run(os.Args); err != nil {
+		var code exitCode
+		if errors.As(err, &code) {
+			os.Exit(int(code))
+		}
+		logrus.Error(err)
+		if logrus.StandardLogger().Out != os.Stderr {
+			fmt.Fprintf(os.Stderr, "plugbox: %v\n", err)
+		}
+		os.Exit(1)
+	}
+}
+
+func newApp() *cli.App {
+	app := &cli.App{
+		Name:    "plugbox",
+		Usage:   "run untrusted plugins in OCI-bundle sandboxes (runc-compatible)",
+		Version: version,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "root", Value: defaultRoot(), Usage: "directory for container state"},
+			&cli.StringFlag{Name: "log", Usage: "write log messages to this file (default: stderr)"},
+			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log format: text or json"},
+			&cli.BoolFlag{Name: "debug", Usage: "log debug messages"},
+			&cli.BoolFlag{Name: "systemd-cgroup", Usage: "accepted for runc compatibility; plugbox uses cgroupfs", Hidden: true},
+		},
+		Before:         setupLogging,
+		ExitErrHandler: func(*cli.Context, error) {}, // main reports errors once
+		Commands:       commands(),
+	}
+	return app
+}
+
+// defaultRoot is /run/plugbox for root and $XDG_RUNTIME_DIR/plugbox (or a
+// per-user directory under the temp dir) for everyone else.
+func defaultRoot() string {
+	if os.Geteuid() == 0 {
+		return "/run/plugbox"
+	}
+	if xdg := os.Getenv("XDG_RUNTIME_DIR"); xdg != "" {
+		return filepath.Join(xdg, "plugbox")
+	}
+	return filepath.Join(os.TempDir(), "plugbox-"+strconv.Itoa(os.Geteuid()))
+}
+
+// setupLogging applies --log, --log-format and --debug. Runtime callers such
+// as containerd read the last error from a JSON log file.
+func setupLogging(ctx *cli.Context) error {
+	if ctx.Bool("debug") {
+		logrus.SetLevel(logrus.DebugLevel)
+	}
+	switch f := ctx.String("log-format"); f {
+	case "text":
+		logrus.SetFormatter(&plainFormatter{})
+	case "json":
+		logrus.SetFormatter(&logrus.JSONFormatter{})
+	default:
+		return fmt.Errorf("--log-format %q: use text or json", f)
+	}
+	logrus.SetOutput(os.Stderr)
+	if path := ctx.String("log"); path != "" {
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND|os.O_SYNC, 0o644)
+		if err != nil {
+			return fmt.Errorf("--log %s: %w", path, err)
+		}
+		logrus.SetOutput(f)
+		if ctx.String("log-format") == "text" {
+			logrus.SetFormatter(&logrus.TextFormatter{DisableColors: true})
+		}
+	}
+	return nil
+}
+
+// plainFormatter prints "plugbox: message" on stderr, as users expect from a
+// command-line tool; debug lines keep their level.
+type plainFormatter struct{}
+
+func (plainFormatter) Format(e *logrus.Entry) ([]byte, error) {
+	if e.Level >= logrus.DebugLevel {
+		return []byte("plugbox: debug: " + e.Message + "\n"), nil
+	}
+	if e.Level == logrus.WarnLevel {
+		return []byte("plugbox: warning: " + e.Message + "\n"), nil
+	}
+	return []byte("plugbox: " + e.Message + "\n"), nil
+}
+
+// backend opens the platform backend under --root.
+func backend(ctx *cli.Context) (sandbox.Backend, error) {
+	return sandbox.New(ctx.String("root"))
+}
+
+// containerArg returns the ID argument of a verb, validated.
+func containerArg(ctx *cli.Context) (string, error) {
+	if ctx.NArg() < 1 {
+		return "", fmt.Errorf("%s: missing container ID: usage: plugbox %s %s", ctx.Command.Name, ctx.Command.Name, ctx.Command.ArgsUsage)
+	}
+	id := ctx.Args().First()
+	if err := validateID(id); err != nil {
+		return "", err
+	}
+	return id, nil
+}
+
+// loadContainer loads the container named by the verb's first argument.
+func loadContainer(ctx *cli.Context) (sandbox.Container, error) {
+	id, err := containerArg(ctx)
+	if err != nil {
+		return nil, err
+	}
+	b, err := backend(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return b.Load(id)
+}
+
+// validateID accepts what runc accepts: letters, digits, '_', '+', '-', '.',
+// but not "." or "..", at most 1024 bytes.
+func validateID(id string) error {
+	if id == "" || id == "." || id == ".." || len(id) > 1024 {
+		return fmt.Errorf("invalid container ID %q: use letters, digits, '_', '+', '-' and '.'", id)
+	}
+	for _, r := range id {
+		ok := r == '_' || r == '+' || r == '-' || r == '.' ||
+			(r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9')
+		if !ok {
+			return fmt.Errorf("invalid container ID %q: %q is not allowed; use letters, digits, '_', '+', '-' and '.'", id, r)
+		}
+	}
+	return nil
+}
+
+// writeJSON prints v as indented JSON.
+func writeJSON(w io.Writer, v any) error {
+	enc := jsonEncoder(w)
+	return enc.Encode(v)
+}

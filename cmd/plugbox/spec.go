@@ -1,0 +1,50 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/plugbox/plugbox/bundle"
+)
+
+// specCommand writes a starter config.json, like runc spec; it never
+// overwrites an existing one.
+var specCommand = &cli.Command{
+	Name:  "spec",
+	Usage: "write a starter config.json into the bundle directory",
+	Flags: []cli.Flag{
+		bundleFlag,
+		&cli.BoolFlag{Name: "rootless", Usage: "a config for an unprivileged user (user namespace, no cgroups)"},
+	},
+	Action: func(ctx *cli.Context) error {
+		if ctx.NArg() > 0 {
+			return fmt.Errorf("spec: unexpected argument %q: use --bundle DIR", ctx.Args().First())
+		}
+		spec, err := starterSpec(ctx.Bool("rootless"))
+		if err != nil {
+			return err
+		}
+		path := filepath.Join(ctx.String("bundle"), bundle.ConfigName)
+		data, err := json.MarshalIndent(spec, "", "\t")
+		if err != nil {
+			return err
+		}
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		if err != nil {
+			if errors.Is(err, os.ErrExist) {
+				return fmt.Errorf("spec: %s already exists: remove it first, or pick another --bundle", path)
+			}
+			return fmt.Errorf("spec: %w", err)
+		}
+		if _, err := f.Write(append(data, '\n')); err != nil {
+			f.Close()
+			return fmt.Errorf("spec: write %s: %w", path, err)
+		}
+		return f.Close()
+	},
+}

@@ -1,0 +1,426 @@
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"syscall"
+
+	"github.com/opencontainers/runc/libcontainer"
+	"github.com/opencontainers/runc/libcontainer/configs"
+	"github.com/opencontainers/runc/libcontainer/specconv"
+	"github.com/opencontainers/runc/libcontainer/utils"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	// The devices cgroup manager registers itself here; without it every
+	// create fails with "cgroup manager is not configured to set device rules".
+	_ "github.com/opencontainers/cgroups/devices"
+)
+
+// linuxBackend runs containers with runc's libcontainer.
+type linuxBackend struct {
+	root string
+}
+
+// New returns the Linux backend keeping its state under root, creating the
+// directory (0700) when needed.
+func New(root string) (Backend, error) {
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return nil, fmt.Errorf("--root %s: %w", root, err)
+	}
+	if err := os.MkdirAll(abs, 0o700); err != nil {
+		return nil, fmt.Errorf("--root %s: cannot create the state directory: %w", abs, err)
+	}
+	return &linuxBackend{root: abs}, nil
+}
+
+// linuxContainer is a libcontainer container plus, in the process that
+// created it, its init process.
+type linuxContainer struct {
+	backend *linuxBackend
+	c       *libcontainer.Container
+	process *libcontainer.Process // nil unless created by this process
+	stop    func()                // releases what Create set up for this process
+}
+
+func (b *linuxBackend) Create(opts CreateOptions) (Container, error) {
+	unlock, err := lockPath(b.root)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if _, err := os.Stat(filepath.Join(b.root, opts.ID)); err == nil {
+		return nil, fmt.Errorf("container %q: %w (delete it first or choose another ID)", opts.ID, ErrExist)
+	}
+	if err := checkTerminal(opts); err != nil {
+		return nil, err
+	}
+	layers, err := planLayers(opts)
+	if err != nil {
+		return nil, err
+	}
+	config, err := libcontainerConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	layers.adjustConfig(config)
+	c, err := libcontainer.Create(b.root, opts.ID, config)
+	if err != nil {
+		if errors.Is(err, libcontainer.ErrExist) {
+			return nil, fmt.Errorf("container %q: %w", opts.ID, ErrExist)
+		}
+		return nil, fmt.Errorf("create %s: %w", opts.ID, err)
+	}
+	lc := &linuxContainer{backend: b, c: c}
+	if err := lc.startInit(opts, layers); err != nil {
+		_ = c.Destroy()
+		return nil, fmt.Errorf("create %s: %w", opts.ID, err)
+	}
+	if err := writeLayerRecord(filepath.Join(b.root, opts.ID), layers.record()); err != nil {
+		_ = lc.Delete(true)
+		return nil, err
+	}
+	return lc, nil
+}
+
+// libcontainerConfig converts the OCI spec the way runc does. specconv takes
+// the bundle path from the working directory, so it runs from inside it.
+func libcontainerConfig(opts CreateOptions) (*configs.Config, error) {
+	cwd, err := os.Getwd()
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Chdir(opts.Bundle); err != nil {
+		return nil, fmt.Errorf("--bundle %s: %w", opts.Bundle, err)
+	}
+	defer func() { _ = os.Chdir(cwd) }()
+	rootless := os.Geteuid() != 0
+	config, err := specconv.CreateLibcontainerConfig(&specconv.CreateOpts{
+		CgroupName:      opts.ID,
+		NoPivotRoot:     opts.NoPivot,
+		Spec:            opts.Spec,
+		RootlessEUID:    rootless,
+		RootlessCgroups: rootless,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(opts.Bundle, "config.json"), err)
+	}
+	return config, nil
+}
+
+// checkTerminal applies runc's rules on process.terminal and --console-socket.
+func checkTerminal(opts CreateOptions) error {
+	terminal := opts.Spec.Process.Terminal
+	switch {
+	case !opts.Foreground && terminal && opts.ConsoleSocket == "":
+		return errors.New(`process.terminal is true but no --console-socket was given: pass --console-socket, or set "terminal": false in config.json`)
+	case (opts.Foreground || !terminal) && opts.ConsoleSocket != "":
+		return errors.New(`--console-socket needs "terminal": true in config.json and a detached container (create, or run --detach)`)
+	}
+	return nil
+}
+
+// startInit starts the container's init process, which stops before the
+// user process runs (waiting on libcontainer's exec fifo).
+func (lc *linuxContainer) startInit(opts CreateOptions, layers *layerPlan) error {
+	p := opts.Spec.Process
+	process, err := newProcess(p)
+	if err != nil {
+		return err
+	}
+	process.Init = true
+	if err := layers.adjustProcess(process); err != nil {
+		return err
+	}
+	for i := 0; i < opts.PreserveFDs; i++ {
+		fd := 3 + i
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err != nil {
+			return fmt.Errorf("--preserve-fds %d: descriptor %d is not open in the calling process", opts.PreserveFDs, fd)
+		}
+		process.ExtraFiles = append(process.ExtraFiles, os.NewFile(uintptr(fd), "preserved-fd-"+strconv.Itoa(fd)))
+	}
+	cleanup, err := setupStdio(process, opts, p.Terminal)
+	if err != nil {
+		return err
+	}
+	if err := lc.c.Start(process); err != nil {
+		cleanup()
+		return err
+	}
+	if err := layers.afterStart(process); err != nil {
+		_ = process.Signal(unix.SIGKILL)
+		_, _ = process.Wait()
+		cleanup()
+		return err
+	}
+	if opts.PidFile != "" {
+		pid, err := process.Pid()
+		if err == nil {
+			err = writePidFile(opts.PidFile, pid)
+		}
+		if err != nil {
+			_ = process.Signal(unix.SIGKILL)
+			_, _ = process.Wait()
+			cleanup()
+			return fmt.Errorf("--pid-file %s: %w", opts.PidFile, err)
+		}
+	}
+	lc.process = process
+	lc.stop = cleanup
+	return nil
+}
+
+// newProcess converts the spec's process into libcontainer's form.
+func newProcess(p *specs.Process) (*libcontainer.Process, error) {
+	lp := &libcontainer.Process{
+		Args:            p.Args,
+		Env:             p.Env,
+		UID:             int(p.User.UID),
+		GID:             int(p.User.GID),
+		Cwd:             p.Cwd,
+		Label:           p.SelinuxLabel,
+		NoNewPrivileges: &p.NoNewPrivileges,
+		AppArmorProfile: p.ApparmorProfile,
+		Scheduler:       p.Scheduler,
+		IOPriority:      p.IOPriority,
+	}
+	if p.ConsoleSize != nil {
+		lp.ConsoleWidth = uint16(p.ConsoleSize.Width)
+		lp.ConsoleHeight = uint16(p.ConsoleSize.Height)
+	}
+	if p.Capabilities != nil {
+		lp.Capabilities = &configs.Capabilities{
+			Bounding:    p.Capabilities.Bounding,
+			Effective:   p.Capabilities.Effective,
+			Inheritable: p.Capabilities.Inheritable,
+			Permitted:   p.Capabilities.Permitted,
+			Ambient:     p.Capabilities.Ambient,
+		}
+	}
+	for _, g := range p.User.AdditionalGids {
+		lp.AdditionalGroups = append(lp.AdditionalGroups, int(g))
+	}
+	for _, r := range p.Rlimits {
+		kind, ok := rlimitNames[r.Type]
+		if !ok {
+			return nil, fmt.Errorf("config.json: process.rlimits: unknown type %q (use names like RLIMIT_NOFILE)", r.Type)
+		}
+		lp.Rlimits = append(lp.Rlimits, configs.Rlimit{Type: kind, Hard: r.Hard, Soft: r.Soft})
+	}
+	return lp, nil
+}
+
+var rlimitNames = map[string]int{
+	"RLIMIT_CPU": unix.RLIMIT_CPU, "RLIMIT_FSIZE": unix.RLIMIT_FSIZE, "RLIMIT_DATA": unix.RLIMIT_DATA,
+	"RLIMIT_STACK": unix.RLIMIT_STACK, "RLIMIT_CORE": unix.RLIMIT_CORE, "RLIMIT_RSS": unix.RLIMIT_RSS,
+	"RLIMIT_NPROC": unix.RLIMIT_NPROC, "RLIMIT_NOFILE": unix.RLIMIT_NOFILE, "RLIMIT_MEMLOCK": unix.RLIMIT_MEMLOCK,
+	"RLIMIT_AS": unix.RLIMIT_AS, "RLIMIT_LOCKS": unix.RLIMIT_LOCKS, "RLIMIT_SIGPENDING": unix.RLIMIT_SIGPENDING,
+	"RLIMIT_MSGQUEUE": unix.RLIMIT_MSGQUEUE, "RLIMIT_NICE": unix.RLIMIT_NICE, "RLIMIT_RTPRIO": unix.RLIMIT_RTPRIO,
+	"RLIMIT_RTTIME": unix.RLIMIT_RTTIME,
+}
+
+// writePidFile writes pid to path atomically (temp file, then rename).
+func writePidFile(path string, pid int) error {
+	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
+	if err := os.WriteFile(tmp, []byte(strconv.Itoa(pid)), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+func (b *linuxBackend) Load(id string) (Container, error) {
+	c, err := libcontainer.Load(b.root, id)
+	if err != nil {
+		if errors.Is(err, libcontainer.ErrNotExist) || errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("container %q: %w (see 'plugbox list')", id, ErrNotExist)
+		}
+		return nil, fmt.Errorf("load %s: %w", id, err)
+	}
+	return &linuxContainer{backend: b, c: c}, nil
+}
+
+func (b *linuxBackend) List() ([]string, error) {
+	entries, err := os.ReadDir(b.root)
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", b.root, err)
+	}
+	var ids []string
+	for _, e := range entries {
+		if e.IsDir() {
+			if _, err := os.Stat(filepath.Join(b.root, e.Name(), "state.json")); err == nil {
+				ids = append(ids, e.Name())
+			}
+		}
+	}
+	return ids, nil
+}
+
+func (lc *linuxContainer) ID() string { return lc.c.ID() }
+
+func (lc *linuxContainer) State() (*specs.State, error) {
+	st, err := lc.c.OCIState()
+	if err != nil {
+		return nil, fmt.Errorf("state %s: %w", lc.ID(), err)
+	}
+	if st.Bundle == "" {
+		st.Bundle, _ = utils.SearchLabels(lc.c.Config().Labels, "bundle")
+	}
+	return st, nil
+}
+
+func (lc *linuxContainer) status() (libcontainer.Status, error) {
+	s, err := lc.c.Status()
+	if err != nil {
+		return 0, fmt.Errorf("status of %s: %w", lc.ID(), err)
+	}
+	return s, nil
+}
+
+func (lc *linuxContainer) Start() error {
+	unlock, err := lockPath(lc.dir())
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	s, err := lc.status()
+	if err != nil {
+		return err
+	}
+	if s != libcontainer.Created {
+		return fmt.Errorf("start %s: it is %s: %w", lc.ID(), s, ErrNotCreated)
+	}
+	if err := lc.c.Exec(); err != nil {
+		return fmt.Errorf("start %s: %w", lc.ID(), err)
+	}
+	return nil
+}
+
+func (lc *linuxContainer) Signal(sig os.Signal, all bool) error {
+	s, err := lc.status()
+	if err != nil {
+		return err
+	}
+	if s == libcontainer.Stopped {
+		return fmt.Errorf("kill %s: %w", lc.ID(), ErrNotRunning)
+	}
+	if all {
+		pids, err := lc.c.Processes()
+		if err != nil {
+			return fmt.Errorf("kill --all %s: %w", lc.ID(), err)
+		}
+		for _, pid := range pids {
+			if err := unix.Kill(pid, sig.(syscall.Signal)); err != nil && !errors.Is(err, unix.ESRCH) {
+				return fmt.Errorf("kill --all %s: pid %d: %w", lc.ID(), pid, err)
+			}
+		}
+		return nil
+	}
+	if err := lc.c.Signal(sig); err != nil {
+		if errors.Is(err, libcontainer.ErrNotRunning) {
+			return fmt.Errorf("kill %s: %w", lc.ID(), ErrNotRunning)
+		}
+		return fmt.Errorf("kill %s: %w", lc.ID(), err)
+	}
+	return nil
+}
+
+func (lc *linuxContainer) Delete(force bool) error {
+	dir := lc.dir()
+	unlock, err := lockPath(dir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	s, err := lc.status()
+	if err != nil {
+		return err
+	}
+	if s == libcontainer.Running || s == libcontainer.Paused {
+		if !force {
+			return fmt.Errorf("delete %s: %w: stop it with 'plugbox kill %s KILL' or use delete --force", lc.ID(), ErrRunning, lc.ID())
+		}
+		if err := lc.c.Signal(unix.SIGKILL); err != nil && !errors.Is(err, libcontainer.ErrNotRunning) {
+			return fmt.Errorf("delete --force %s: %w", lc.ID(), err)
+		}
+	}
+	// Destroy kills what remains (a created init waiting on its fifo, or
+	// stragglers in the cgroup), removes the cgroup and the state dir.
+	if err := lc.c.Destroy(); err != nil {
+		return fmt.Errorf("delete %s: %w", lc.ID(), err)
+	}
+	if lc.stop != nil {
+		lc.stop()
+	}
+	return nil
+}
+
+func (lc *linuxContainer) Processes() ([]int, error) {
+	pids, err := lc.c.Processes()
+	if err != nil {
+		return nil, fmt.Errorf("ps %s: %w", lc.ID(), err)
+	}
+	return pids, nil
+}
+
+// Wait forwards the caller's termination signals to the init process and
+// returns its exit status, 128+N when it died of signal N.
+func (lc *linuxContainer) Wait() (int, error) {
+	if lc.process == nil {
+		return -1, fmt.Errorf("wait %s: the container was not created by this process", lc.ID())
+	}
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
+	defer signal.Stop(sigs)
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		for {
+			select {
+			case s := <-sigs:
+				_ = lc.process.Signal(s)
+			case <-done:
+				return
+			}
+		}
+	}()
+	ps, err := lc.process.Wait()
+	if lc.stop != nil {
+		lc.stop()
+		lc.stop = nil
+	}
+	if ps == nil {
+		return -1, fmt.Errorf("wait %s: %w", lc.ID(), err)
+	}
+	return waitStatus(ps.Sys().(syscall.WaitStatus)), nil
+}
+
+// waitStatus maps a wait status to a shell-style exit code.
+func waitStatus(ws syscall.WaitStatus) int {
+	if ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ws.ExitStatus()
+}
+
+func (lc *linuxContainer) dir() string { return filepath.Join(lc.backend.root, lc.ID()) }
+
+// lockPath takes an exclusive flock on path (a directory) until unlock.
+func lockPath(path string) (unlock func(), err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%s: %w", filepath.Base(path), ErrNotExist)
+		}
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	return func() { _ = unix.Flock(int(f.Fd()), unix.LOCK_UN); f.Close() }, nil
+}
