@@ -134,15 +134,15 @@ func (lc *linuxContainer) startInit(opts CreateOptions, layers *layerPlan) error
 		return err
 	}
 	process.Init = true
-	if err := layers.adjustProcess(process); err != nil {
-		return err
-	}
 	for i := 0; i < opts.PreserveFDs; i++ {
 		fd := 3 + i
 		if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err != nil {
 			return fmt.Errorf("--preserve-fds %d: descriptor %d is not open in the calling process", opts.PreserveFDs, fd)
 		}
 		process.ExtraFiles = append(process.ExtraFiles, os.NewFile(uintptr(fd), "preserved-fd-"+strconv.Itoa(fd)))
+	}
+	if err := layers.adjustProcess(process); err != nil {
+		return err
 	}
 	cleanup, err := setupStdio(process, opts, p.Terminal)
 	if err != nil {

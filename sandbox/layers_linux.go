@@ -1,34 +1,190 @@
 package sandbox
 
 import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	llsys "github.com/landlock-lsm/go-landlock/landlock/syscall"
 	"github.com/opencontainers/runc/libcontainer"
 	"github.com/opencontainers/runc/libcontainer/configs"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/plugbox/plugbox/bundle"
 )
 
-// layerPlan decides which protection layers plugbox applies itself (in the
-// exec shim) on top of what libcontainer applies, and records them.
+// Layers records what was really enforced for a container; plugbox keeps it
+// in the state directory so a user can check what protects a plugin.
+type Layers struct {
+	// Seccomp is "none", "libcontainer" (runc's loader, before the start
+	// handshake) or "shim" (plugbox's exec shim, right before execve).
+	Seccomp string `json:"seccomp"`
+	// SeccompDefault is the profile's defaultAction.
+	SeccompDefault string `json:"seccompDefaultAction,omitempty"`
+	// Landlock is "abi N" when a Landlock ruleset is applied, "" otherwise.
+	Landlock string `json:"landlock,omitempty"`
+}
+
+// layerPlan decides which protection layers the exec shim applies on top of
+// what libcontainer applies.
 type layerPlan struct {
+	shim     *shimConfig // nil when libcontainer execs the plugin directly
 	enforced Layers
 }
 
-// Layers records what was really enforced for a container; `plugbox state`
-// shows it so a user can check what protects a plugin.
-type Layers struct {
-	Seccomp  string `json:"seccomp"`            // "none", "libcontainer" or "plugbox"
-	Landlock string `json:"landlock,omitempty"` // Landlock ABI version applied, or ""
-}
-
+// planLayers validates the plugbox layers a bundle asks for and plans them.
+// A layer asked for that this host cannot apply fails the create (fail
+// closed), naming the field.
 func planLayers(opts CreateOptions) (*layerPlan, error) {
+	spec := opts.Spec
 	p := &layerPlan{enforced: Layers{Seccomp: "none"}}
-	if opts.Spec.Linux != nil && opts.Spec.Linux.Seccomp != nil {
+	var seccompProfile *specs.LinuxSeccomp
+	if spec.Linux != nil && spec.Linux.Seccomp != nil {
+		seccompProfile = spec.Linux.Seccomp
 		p.enforced.Seccomp = "libcontainer"
+		p.enforced.SeccompDefault = string(seccompProfile.DefaultAction)
+	}
+	policy, err := bundle.ParseLandlock(spec.Annotations)
+	if err != nil {
+		return nil, err
+	}
+	if policy == nil {
+		return p, nil
+	}
+	if !hasProcMount(spec) {
+		return nil, fmt.Errorf("config.json: annotation %s needs /proc mounted in the container (add a proc mount at /proc)", bundle.AnnotationLandlock)
+	}
+	abi, err := llsys.LandlockGetABIVersion()
+	switch {
+	case (err != nil || abi < 1) && !policy.BestEffort:
+		return nil, fmt.Errorf("config.json: annotation %s asks for Landlock but this kernel has none (Linux 5.13+ with landlock in lsm=); set \"bestEffort\": true to run without it", bundle.AnnotationLandlock)
+	case err == nil && abi >= 1:
+		p.enforced.Landlock = "abi " + strconv.Itoa(abi)
+	}
+	if err := checkExecutable(opts.Bundle, spec); err != nil {
+		return nil, err
+	}
+	p.shim = &shimConfig{
+		Args:     spec.Process.Args,
+		Landlock: policy,
+		Seccomp:  seccompProfile,
+		NotifyFD: -1,
+	}
+	if seccompProfile != nil {
+		p.enforced.Seccomp = "shim"
 	}
 	return p, nil
 }
 
-func (p *layerPlan) adjustConfig(*configs.Config) {}
+func hasProcMount(spec *specs.Spec) bool {
+	for _, m := range spec.Mounts {
+		if m.Destination == "/proc" && m.Type == "proc" {
+			return true
+		}
+	}
+	return false
+}
 
-func (p *layerPlan) adjustProcess(*libcontainer.Process) error { return nil }
+// checkExecutable reports at create time, as libcontainer does for its own
+// exec, a process.args[0] that is not in the root filesystem. Paths under a
+// mount destination are left to the shim, which sees the mounts.
+func checkExecutable(bundleDir string, spec *specs.Spec) error {
+	arg0 := spec.Process.Args[0]
+	rootfs := bundle.RootfsPath(bundleDir, spec)
+	var candidates []string
+	if filepath.IsAbs(arg0) || containsSlash(arg0) {
+		candidates = []string{filepath.Join(spec.Process.Cwd, arg0)}
+		if filepath.IsAbs(arg0) {
+			candidates = []string{arg0}
+		}
+	} else {
+		for _, dir := range filepath.SplitList(lookupVar(spec.Process.Env, "PATH")) {
+			candidates = append(candidates, filepath.Join(dir, arg0))
+		}
+	}
+	for _, c := range candidates {
+		if underMount(spec, c) {
+			return nil
+		}
+		if st, err := os.Stat(resolveInRoot(rootfs, c)); err == nil && !st.IsDir() {
+			return nil
+		}
+	}
+	return fmt.Errorf("config.json: process.args[0] %q is not an executable in the root filesystem %s (searched %v)", arg0, rootfs, candidates)
+}
+
+func containsSlash(s string) bool { return strings.Contains(s, "/") }
+
+func underMount(spec *specs.Spec, path string) bool {
+	for _, m := range spec.Mounts {
+		if m.Destination != "/" && (path == m.Destination || strings.HasPrefix(path, m.Destination+"/")) {
+			return true
+		}
+	}
+	return false
+}
+
+// resolveInRoot resolves path inside root, following symlinks (absolute
+// ones relative to root) without ever leaving it.
+func resolveInRoot(root, path string) string {
+	current := root
+	parts := splitPath(path)
+	for hops := 0; len(parts) > 0 && hops < 255; {
+		part := parts[0]
+		parts = parts[1:]
+		next := filepath.Join(current, part)
+		target, err := os.Readlink(next)
+		if err != nil {
+			current = next
+			continue
+		}
+		hops++
+		if filepath.IsAbs(target) {
+			current = root
+		}
+		parts = append(splitPath(target), parts...)
+	}
+	if rel, err := filepath.Rel(root, current); err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+		return root
+	}
+	return current
+}
+
+func splitPath(p string) []string {
+	var out []string
+	for _, part := range strings.Split(p, "/") {
+		if part != "" && part != "." {
+			out = append(out, part)
+		}
+	}
+	return out
+}
+
+// adjustConfig leaves seccomp to the shim when the shim runs.
+func (p *layerPlan) adjustConfig(config *configs.Config) {
+	if p.shim != nil {
+		config.Seccomp = nil
+	}
+}
+
+// adjustProcess makes libcontainer exec the shim, which execs the plugin.
+// Call it after the preserved descriptors are in process.ExtraFiles.
+func (p *layerPlan) adjustProcess(process *libcontainer.Process) error {
+	if p.shim == nil {
+		return nil
+	}
+	p.shim.KeepFDs = 3 + len(process.ExtraFiles)
+	raw, err := json.Marshal(p.shim)
+	if err != nil {
+		return err
+	}
+	process.Args = []string{shimPath, ShimArg}
+	process.Env = append(append([]string{}, process.Env...), shimEnv+"="+string(raw))
+	return nil
+}
 
 func (p *layerPlan) afterStart(*libcontainer.Process) error { return nil }
 

@@ -7,12 +7,20 @@ import (
 	// nsenter's cgo constructor joins the namespaces before the Go runtime
 	// starts when this binary is re-executed as "plugbox init".
 	_ "github.com/opencontainers/runc/libcontainer/nsenter"
+
+	"github.com/plugbox/plugbox/sandbox"
 )
 
-// init hands "plugbox init" (libcontainer's re-exec of this binary inside the
-// new namespaces) to libcontainer before any CLI code runs.
+// init hands the two re-executions of this binary to their owners before any
+// CLI code runs: "plugbox init" (libcontainer's container init) and the exec
+// shim that applies Landlock and seccomp right before the plugin's execve.
 func init() {
-	if len(os.Args) > 1 && os.Args[1] == "init" {
-		libcontainer.Init()
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "init":
+			libcontainer.Init()
+		case sandbox.ShimArg:
+			sandbox.ShimMain()
+		}
 	}
 }

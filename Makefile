@@ -1,0 +1,50 @@
+# plugbox — build, test, demo and benchmark targets. See README.md.
+GO        ?= go
+BIN       := bin/plugbox
+BUILDTAGS := seccomp netgo osusergo
+# Static so that the exec shim (/proc/self/exe inside the sandbox) needs no
+# shared libraries from the plugin's rootfs.
+LDFLAGS   := -extldflags -static -X main.version=$(shell git describe --always --dirty 2>/dev/null || echo dev)
+APT_PKGS  := libseccomp-dev bats busybox-static jq runc crun uidmap gcc make
+
+.PHONY: all build deps test unit integration demo bench lint freebsd clean
+
+all: build
+
+build:
+	CGO_ENABLED=1 $(GO) build -tags "$(BUILDTAGS)" -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/plugbox
+
+# deps installs the Debian packages the build, tests, demo and bench need.
+deps:
+	@missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+test: deps build unit freebsd integration
+
+unit:
+	$(GO) vet -tags "$(BUILDTAGS)" ./...
+	$(GO) test -tags "$(BUILDTAGS)" -count=1 ./bundle/... ./seccompgen/... ./jail/... ./nsutil/... ./hooks/... ./sandbox/... ./cmd/...
+
+freebsd:
+	GOOS=freebsd GOARCH=amd64 $(GO) build ./...
+	GOOS=freebsd GOARCH=amd64 $(GO) vet ./...
+
+integration: build
+	PLUGBOX=$(CURDIR)/$(BIN) bats tests/integration
+	PLUGBOX=$(CURDIR)/$(BIN) $(GO) test -tags "$(BUILDTAGS)" -count=1 ./tests/integration/...
+
+demo: deps build
+	./tests/integration/demo.sh $(CURDIR)/$(BIN)
+
+bench: deps build
+	PLUGBOX=$(CURDIR)/$(BIN) ./tests/integration/bench.sh
+
+lint:
+	gofmt -l . | (! grep .)
+	$(GO) vet -tags "$(BUILDTAGS)" ./...
+
+clean:
+	rm -rf bin tests/integration/.work
