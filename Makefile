@@ -4,7 +4,7 @@ BIN       := bin/plugbox
 BUILDTAGS := seccomp netgo osusergo
 # Static so that the exec shim (/proc/self/exe inside the sandbox) needs no
 # shared libraries from the plugin's rootfs.
-LDFLAGS   := -extldflags -static -X main.version=$(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -s -w -extldflags -static -X main.version=$(shell git describe --always --dirty 2>/dev/null || echo dev)
 APT_PKGS  := libseccomp-dev bats busybox-static jq runc crun uidmap gcc make
 
 .PHONY: all build deps test unit integration demo bench lint freebsd clean

@@ -20,6 +20,10 @@ const (
 	// AnnotationFDNames lists, colon-separated, the names of the descriptors
 	// the host must pass with --preserve-fds (exported as LISTEN_FDNAMES).
 	AnnotationFDNames = "org.plugbox.fdnames"
+	// AnnotationMonitor, set to "violations", routes the calls the seccomp
+	// profile denies to plugbox's listener, which answers EPERM and logs
+	// each one (plugbox violations ID).
+	AnnotationMonitor = "org.plugbox.monitor"
 	// AnnotationAuthored marks a config.json written by plugbox bundle init;
 	// its value is the manifest's plugin name.
 	AnnotationAuthored = "org.plugbox.authored"

@@ -46,6 +46,7 @@ type linuxContainer struct {
 	c       *libcontainer.Container
 	process *libcontainer.Process // nil unless created by this process
 	stop    func()                // releases what Create set up for this process
+	monitor *monitorSpawn         // the seccomp monitor started by this process
 }
 
 func (b *linuxBackend) Create(opts CreateOptions) (Container, error) {
@@ -141,23 +142,21 @@ func (lc *linuxContainer) startInit(opts CreateOptions, layers *layerPlan) error
 		}
 		process.ExtraFiles = append(process.ExtraFiles, os.NewFile(uintptr(fd), "preserved-fd-"+strconv.Itoa(fd)))
 	}
-	if err := layers.adjustProcess(process); err != nil {
+	if err := layers.adjustProcess(process, lc.backend.root, lc.ID()); err != nil {
 		return err
 	}
 	cleanup, err := setupStdio(process, opts, p.Terminal)
 	if err != nil {
+		layers.abort()
 		return err
 	}
 	if err := lc.c.Start(process); err != nil {
+		layers.abort()
 		cleanup()
 		return err
 	}
-	if err := layers.afterStart(process); err != nil {
-		_ = process.Signal(unix.SIGKILL)
-		_, _ = process.Wait()
-		cleanup()
-		return err
-	}
+	layers.afterStart()
+	lc.monitor = layers.spawned
 	if opts.PidFile != "" {
 		pid, err := process.Pid()
 		if err == nil {
@@ -392,6 +391,9 @@ func (lc *linuxContainer) Wait() (int, error) {
 	if lc.stop != nil {
 		lc.stop()
 		lc.stop = nil
+	}
+	if lc.monitor != nil {
+		lc.monitor.wait()
 	}
 	if ps == nil {
 		return -1, fmt.Errorf("wait %s: %w", lc.ID(), err)

@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,8 +13,11 @@ import (
 	"github.com/opencontainers/runc/libcontainer"
 	"github.com/opencontainers/runc/libcontainer/configs"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/plugbox/plugbox/bundle"
+	"github.com/plugbox/plugbox/monitor"
+	"github.com/plugbox/plugbox/seccompgen"
 )
 
 // Layers records what was really enforced for a container; plugbox keeps it
@@ -26,12 +30,16 @@ type Layers struct {
 	SeccompDefault string `json:"seccompDefaultAction,omitempty"`
 	// Landlock is "abi N" when a Landlock ruleset is applied, "" otherwise.
 	Landlock string `json:"landlock,omitempty"`
+	// Monitor is the seccomp listener's mode ("violations", "learning") or "".
+	Monitor string `json:"monitor,omitempty"`
 }
 
 // layerPlan decides which protection layers the exec shim applies on top of
 // what libcontainer applies.
 type layerPlan struct {
 	shim     *shimConfig // nil when libcontainer execs the plugin directly
+	monitor  monitor.Mode
+	spawned  *monitorSpawn // the running monitor, once started
 	enforced Layers
 }
 
@@ -51,18 +59,30 @@ func planLayers(opts CreateOptions) (*layerPlan, error) {
 	if err != nil {
 		return nil, err
 	}
-	if policy == nil {
+	if opts.Monitor != "" {
+		if p.monitor, err = monitor.ParseMode(opts.Monitor); err != nil {
+			return nil, err
+		}
+		if seccompProfile == nil {
+			return nil, errors.New("the seccomp monitor needs a linux.seccomp profile in config.json (plugbox bundle init writes one)")
+		}
+		seccompProfile = routeToListener(seccompProfile, p.monitor)
+		p.enforced.Monitor = opts.Monitor
+	}
+	if policy == nil && p.monitor == "" {
 		return p, nil
 	}
 	if !hasProcMount(spec) {
-		return nil, fmt.Errorf("config.json: annotation %s needs /proc mounted in the container (add a proc mount at /proc)", bundle.AnnotationLandlock)
+		return nil, errors.New("config.json: plugbox's exec shim (Landlock, seccomp monitor) needs /proc mounted in the container: add a proc mount at /proc")
 	}
-	abi, err := llsys.LandlockGetABIVersion()
-	switch {
-	case (err != nil || abi < 1) && !policy.BestEffort:
-		return nil, fmt.Errorf("config.json: annotation %s asks for Landlock but this kernel has none (Linux 5.13+ with landlock in lsm=); set \"bestEffort\": true to run without it", bundle.AnnotationLandlock)
-	case err == nil && abi >= 1:
-		p.enforced.Landlock = "abi " + strconv.Itoa(abi)
+	if policy != nil {
+		abi, err := llsys.LandlockGetABIVersion()
+		switch {
+		case (err != nil || abi < 1) && !policy.BestEffort:
+			return nil, fmt.Errorf("config.json: annotation %s asks for Landlock but this kernel has none (Linux 5.13+ with landlock in lsm=); set \"bestEffort\": true to run without it", bundle.AnnotationLandlock)
+		case err == nil && abi >= 1:
+			p.enforced.Landlock = "abi " + strconv.Itoa(abi)
+		}
 	}
 	if err := checkExecutable(opts.Bundle, spec); err != nil {
 		return nil, err
@@ -77,6 +97,56 @@ func planLayers(opts CreateOptions) (*layerPlan, error) {
 		p.enforced.Seccomp = "shim"
 	}
 	return p, nil
+}
+
+// routeToListener returns a copy of profile that sends calls to the seccomp
+// listener. Enforcing ("violations"): the default action and every rule that
+// answers EPERM notify instead, and the monitor answers EPERM and logs them,
+// so denials by argument (socket family, clone flags) are logged too.
+// Learning: the same, except that seccompgen.DeniedAlways stays denied (no
+// plugin may learn ptrace or mount); the monitor lets the rest continue and
+// records them. Calls answered with another errno (ENOSYS for clone3) or
+// killed keep their action.
+func routeToListener(profile *specs.LinuxSeccomp, mode monitor.Mode) *specs.LinuxSeccomp {
+	out := *profile
+	isEPERM := func(action specs.LinuxSeccompAction, ret *uint) bool {
+		return action == specs.ActErrno && (ret == nil || *ret == uint(unix.EPERM))
+	}
+	if mode == monitor.Learning || isEPERM(out.DefaultAction, out.DefaultErrnoRet) {
+		out.DefaultAction, out.DefaultErrnoRet = specs.ActNotify, nil
+	}
+	keepDenied := map[string]bool{}
+	if mode == monitor.Learning {
+		for _, name := range seccompgen.DeniedAlways() {
+			keepDenied[name] = true
+		}
+	}
+	out.Syscalls = nil
+	for _, rule := range profile.Syscalls {
+		if !isEPERM(rule.Action, rule.ErrnoRet) {
+			out.Syscalls = append(out.Syscalls, rule)
+			continue
+		}
+		var kept, routed []string
+		for _, name := range rule.Names {
+			if keepDenied[name] {
+				kept = append(kept, name)
+			} else {
+				routed = append(routed, name)
+			}
+		}
+		if len(kept) > 0 {
+			r := rule
+			r.Names = kept
+			out.Syscalls = append(out.Syscalls, r)
+		}
+		if len(routed) > 0 {
+			r := rule
+			r.Names, r.Action, r.ErrnoRet = routed, specs.ActNotify, nil
+			out.Syscalls = append(out.Syscalls, r)
+		}
+	}
+	return &out
 }
 
 func hasProcMount(spec *specs.Spec) bool {
@@ -172,11 +242,20 @@ func (p *layerPlan) adjustConfig(config *configs.Config) {
 
 // adjustProcess makes libcontainer exec the shim, which execs the plugin.
 // Call it after the preserved descriptors are in process.ExtraFiles.
-func (p *layerPlan) adjustProcess(process *libcontainer.Process) error {
+func (p *layerPlan) adjustProcess(process *libcontainer.Process, root, id string) error {
 	if p.shim == nil {
 		return nil
 	}
 	p.shim.KeepFDs = 3 + len(process.ExtraFiles)
+	if p.monitor != "" {
+		m, err := startMonitor(p.monitor, root, id)
+		if err != nil {
+			return err
+		}
+		p.spawned = m
+		p.shim.NotifyFD = 3 + len(process.ExtraFiles)
+		process.ExtraFiles = append(process.ExtraFiles, m.shimEnd)
+	}
 	raw, err := json.Marshal(p.shim)
 	if err != nil {
 		return err
@@ -186,6 +265,20 @@ func (p *layerPlan) adjustProcess(process *libcontainer.Process) error {
 	return nil
 }
 
-func (p *layerPlan) afterStart(*libcontainer.Process) error { return nil }
+// afterStart drops this process's copy of the shim's monitor socket: the
+// container init holds its own.
+func (p *layerPlan) afterStart() {
+	if p.spawned != nil {
+		p.spawned.shimEnd.Close()
+	}
+}
+
+// abort stops a monitor started for a container whose creation failed.
+func (p *layerPlan) abort() {
+	if p.spawned != nil {
+		p.spawned.shimEnd.Close()
+		_ = p.spawned.cmd.Wait()
+	}
+}
 
 func (p *layerPlan) record() Layers { return p.enforced }

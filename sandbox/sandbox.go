@@ -6,6 +6,7 @@ package sandbox
 import (
 	"errors"
 	"os"
+	"path/filepath"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -54,6 +55,10 @@ type CreateOptions struct {
 	// Foreground keeps the process a child of the caller so Wait works (run
 	// without --detach).
 	Foreground bool
+	// Monitor, when "violations" or "learning", routes the seccomp profile's
+	// denied (or, learning, unknown) calls to a listener that logs them in
+	// the state directory (Linux only).
+	Monitor string
 }
 
 // Container is one container known to a backend.
@@ -86,3 +91,10 @@ type Backend interface {
 	// List returns the IDs of every container under the root.
 	List() ([]string, error)
 }
+
+// ViolationLogName is the file, in a container's state directory, where the
+// seccomp monitor appends one JSON line per notified system call.
+const ViolationLogName = "violations.jsonl"
+
+// ViolationLog returns the path of a container's violation log.
+func ViolationLog(root, id string) string { return filepath.Join(root, id, ViolationLogName) }

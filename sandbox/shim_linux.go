@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/plugbox/plugbox/bundle"
+	"github.com/plugbox/plugbox/seccompgen"
 )
 
 // The exec shim is plugbox itself, re-executed inside the finished sandbox
@@ -157,31 +158,87 @@ func pathRule(path string, write bool) landlock.Rule {
 	}
 }
 
-// applySeccomp loads the filter with libcontainer's loader (which adds the
-// -ENOSYS stub for syscalls newer than the profile) and, when the profile
-// notifies, hands the listener to the monitor over notifyFD.
+// applySeccomp loads the profile. Without a monitor it uses libcontainer's
+// loader (which adds the -ENOSYS stub for syscalls newer than the profile).
+// With one, the profile's default action is SCMP_ACT_NOTIFY, which runc's
+// loader refuses (its own init writes to a pipe after loading); plugbox's
+// shim only calls sendmsg, close and execve after loading, so it compiles
+// the filter with seccompgen and sends the listener to the monitor.
 func applySeccomp(s *specs.LinuxSeccomp, notifyFD int) error {
-	cfg, err := specconv.SetupSeccomp(s)
-	if err != nil {
-		return err
-	}
-	listener, err := seccomp.InitSeccomp(cfg)
-	if err != nil {
-		return err
-	}
-	if listener < 0 {
+	if notifyFD < 0 {
+		cfg, err := specconv.SetupSeccomp(s)
+		if err != nil {
+			return err
+		}
+		if _, err := seccomp.InitSeccomp(cfg); err != nil {
+			return err
+		}
 		return nil
 	}
-	if notifyFD < 0 {
-		return errors.New("the profile uses SCMP_ACT_NOTIFY but no monitor is attached")
+	filter, err := seccompgen.Compile(withShimCalls(s, notifyFD))
+	if err != nil {
+		return err
 	}
-	rights := unix.UnixRights(listener)
+	if err := filter.SetNoNewPrivsBit(false); err != nil { // set by libcontainer already
+		return err
+	}
+	if err := filter.Load(); err != nil {
+		return fmt.Errorf("load filter: %w", err)
+	}
+	listener, err := filter.GetNotifFd()
+	if err != nil {
+		return fmt.Errorf("seccomp listener: %w", err)
+	}
+	rights := unix.UnixRights(int(listener))
 	if err := unix.Sendmsg(notifyFD, []byte{0}, rights, nil, 0); err != nil {
 		return fmt.Errorf("send listener to the monitor: %w", err)
 	}
-	_ = unix.Close(listener)
+	_ = unix.Close(int(listener))
 	_ = unix.Close(notifyFD)
 	return nil
+}
+
+// shimRuntimeCalls are what the shim (Go runtime threads included) may call
+// between loading a notifying filter and the plugin's execve. Were they
+// routed to the listener before it has reached the monitor, the shim would
+// wait forever; they are harmless, so the plugin's profile gains them.
+var shimRuntimeCalls = []string{
+	"close", "execve", "exit", "exit_group", "futex", "nanosleep", "sched_yield",
+	"madvise", "mmap", "munmap", "rt_sigreturn", "rt_sigprocmask", "sigaltstack",
+	"getpid", "gettid", "tgkill", "clock_gettime",
+}
+
+// withShimCalls returns a copy of s that also allows shimRuntimeCalls and
+// sendmsg on the monitor socket (to send the listener), each only where s
+// does not already allow it unconditionally.
+func withShimCalls(s *specs.LinuxSeccomp, notifyFD int) *specs.LinuxSeccomp {
+	allowed := map[string]bool{}
+	for _, rule := range s.Syscalls {
+		if rule.Action == specs.ActAllow && len(rule.Args) == 0 {
+			for _, name := range rule.Names {
+				allowed[name] = true
+			}
+		}
+	}
+	out := *s
+	out.Syscalls = append([]specs.LinuxSyscall(nil), s.Syscalls...)
+	var extra []string
+	for _, name := range shimRuntimeCalls {
+		if !allowed[name] {
+			extra = append(extra, name)
+		}
+	}
+	if len(extra) > 0 {
+		out.Syscalls = append(out.Syscalls, specs.LinuxSyscall{Names: extra, Action: specs.ActAllow})
+	}
+	if !allowed["sendmsg"] {
+		out.Syscalls = append(out.Syscalls, specs.LinuxSyscall{
+			Names:  []string{"sendmsg"},
+			Action: specs.ActAllow,
+			Args:   []specs.LinuxSeccompArg{{Index: 0, Value: uint64(notifyFD), Op: specs.OpEqualTo}},
+		})
+	}
+	return &out
 }
 
 func withoutVar(env []string, name string) []string {

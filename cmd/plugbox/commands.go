@@ -15,6 +15,11 @@ func commands() []*cli.Command {
 		psCommand,
 		specCommand,
 		featuresCommand,
+		violationsCommand,
+		bundleCommand,
+		checkCommand,
+		seccompCommand,
+		traceCommand,
 	}
 }
 

@@ -77,5 +77,6 @@ func createContainer(ctx *cli.Context, foreground bool) (sandbox.Container, erro
 		NoPivot:       ctx.Bool("no-pivot"),
 		PreserveFDs:   ctx.Int("preserve-fds"),
 		Foreground:    foreground,
+		Monitor:       spec.Annotations[bundle.AnnotationMonitor],
 	})
 }

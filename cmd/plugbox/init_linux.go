@@ -11,9 +11,10 @@ import (
 	"github.com/plugbox/plugbox/sandbox"
 )
 
-// init hands the two re-executions of this binary to their owners before any
-// CLI code runs: "plugbox init" (libcontainer's container init) and the exec
-// shim that applies Landlock and seccomp right before the plugin's execve.
+// init hands the re-executions of this binary to their owners before any CLI
+// code runs: "plugbox init" (libcontainer's container init), the exec shim
+// that applies Landlock and seccomp right before the plugin's execve, and
+// the seccomp monitor.
 func init() {
 	if len(os.Args) > 1 {
 		switch os.Args[1] {
@@ -21,6 +22,8 @@ func init() {
 			libcontainer.Init()
 		case sandbox.ShimArg:
 			sandbox.ShimMain()
+		case sandbox.MonitorArg:
+			sandbox.MonitorMain()
 		}
 	}
 }

@@ -20,12 +20,20 @@ var specCommand = &cli.Command{
 	Flags: []cli.Flag{
 		bundleFlag,
 		&cli.BoolFlag{Name: "rootless", Usage: "a config for an unprivileged user (user namespace, no cgroups)"},
+		&cli.StringFlag{Name: "plugin", Usage: "derive a hardened config from this plugin manifest (plugin.json)"},
 	},
 	Action: func(ctx *cli.Context) error {
 		if ctx.NArg() > 0 {
 			return fmt.Errorf("spec: unexpected argument %q: use --bundle DIR", ctx.Args().First())
 		}
 		spec, err := starterSpec(ctx.Bool("rootless"))
+		if path := ctx.String("plugin"); path != "" {
+			m, merr := bundle.LoadManifest(path)
+			if merr != nil {
+				return merr
+			}
+			spec, err = bundle.Spec(m, callerSpecOptions())
+		}
 		if err != nil {
 			return err
 		}

@@ -1,0 +1,103 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/plugbox/plugbox/bundle"
+)
+
+// bundleCommand groups the verbs that author plugin bundles.
+var bundleCommand = &cli.Command{
+	Name:  "bundle",
+	Usage: "author plugin bundles",
+	Subcommands: []*cli.Command{{
+		Name:      "init",
+		Usage:     "write a hardened, runnable bundle around an executable",
+		ArgsUsage: "DIR",
+		Description: `Assembles DIR/rootfs around --exec (with its ELF interpreter and shared
+   libraries) and writes DIR/config.json with plugbox's hardened defaults,
+   derived from --manifest (plugin.json) or from the default manifest.`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "exec", Usage: "host path of the plugin executable (required)"},
+			&cli.StringFlag{Name: "manifest", Aliases: []string{"m"}, Usage: "plugin manifest (plugin.json)"},
+		},
+		Action: func(ctx *cli.Context) error {
+			// Flags may also follow DIR, as in the documented usage.
+			args, err := interspersed(ctx, "exec", "manifest")
+			if err != nil {
+				return err
+			}
+			if len(args) != 1 {
+				return fmt.Errorf("bundle init: want one DIR argument, got %d: usage: plugbox bundle init DIR --exec PATH [--manifest plugin.json]", len(args))
+			}
+			if ctx.String("exec") == "" {
+				return fmt.Errorf("bundle init: --exec PATH is required: the host executable to package")
+			}
+			m, err := manifestFlag(ctx)
+			if err != nil {
+				return err
+			}
+			return bundle.Init(args[0], ctx.String("exec"), m, callerSpecOptions())
+		},
+	}},
+}
+
+// manifestFlag loads --manifest, or returns nil for the default manifest.
+func manifestFlag(ctx *cli.Context) (*bundle.Manifest, error) {
+	path := ctx.String("manifest")
+	if path == "" {
+		return nil, nil
+	}
+	return bundle.LoadManifest(path)
+}
+
+// callerSpecOptions maps the caller's ids: rootless when not root.
+func callerSpecOptions() bundle.SpecOptions {
+	return bundle.SpecOptions{
+		Rootless: os.Geteuid() != 0,
+		HostUID:  uint32(os.Geteuid()),
+		HostGID:  uint32(os.Getegid()),
+	}
+}
+
+// interspersed applies the named string flags found among the positional
+// arguments (urfave/cli stops parsing flags at the first one) and returns
+// the remaining positional arguments.
+func interspersed(ctx *cli.Context, names ...string) ([]string, error) {
+	args := ctx.Args().Slice()
+	var rest []string
+	for i := 0; i < len(args); i++ {
+		name, value, hasValue := strings.Cut(strings.TrimLeft(args[i], "-"), "=")
+		if !strings.HasPrefix(args[i], "-") || !slices.Contains(names, canonicalFlag(ctx, name)) {
+			rest = append(rest, args[i])
+			continue
+		}
+		if !hasValue {
+			if i+1 >= len(args) {
+				return nil, fmt.Errorf("flag %s needs a value", args[i])
+			}
+			i++
+			value = args[i]
+		}
+		if err := ctx.Set(canonicalFlag(ctx, name), value); err != nil {
+			return nil, err
+		}
+	}
+	return rest, nil
+}
+
+// canonicalFlag maps a flag alias (e.g. "m") to its name ("manifest").
+func canonicalFlag(ctx *cli.Context, name string) string {
+	for _, f := range ctx.Command.Flags {
+		names := f.Names()
+		if slices.Contains(names, name) {
+			return names[0]
+		}
+	}
+	return name
+}

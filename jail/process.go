@@ -1,0 +1,206 @@
+package jail
+
+import (
+	"bytes"
+	"debug/elf"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// rlimitNumbers maps runtime-spec rlimit names to FreeBSD's RLIMIT_*
+// resource numbers (sys/resource.h). RLIMIT_AS is FreeBSD's RLIMIT_VMEM.
+var rlimitNumbers = map[string]int{
+	"RLIMIT_CPU":     0,
+	"RLIMIT_FSIZE":   1,
+	"RLIMIT_DATA":    2,
+	"RLIMIT_STACK":   3,
+	"RLIMIT_CORE":    4,
+	"RLIMIT_RSS":     5,
+	"RLIMIT_MEMLOCK": 6,
+	"RLIMIT_NPROC":   7,
+	"RLIMIT_NOFILE":  8,
+	"RLIMIT_SBSIZE":  9,
+	"RLIMIT_AS":      10,
+	"RLIMIT_VMEM":    10,
+	"RLIMIT_NPTS":    11,
+	"RLIMIT_SWAP":    12,
+	"RLIMIT_KQUEUES": 13,
+	"RLIMIT_UMTXP":   14,
+}
+
+// Rlimit is one resource limit to set with setrlimit(2).
+type Rlimit struct {
+	Resource  int
+	Soft, Max uint64
+}
+
+// Rlimits maps process.rlimits to FreeBSD resource numbers; Linux-only
+// names (RLIMIT_NICE, RLIMIT_RTPRIO, …) are errors, not silently dropped.
+func Rlimits(rls []specs.POSIXRlimit) ([]Rlimit, error) {
+	var out []Rlimit
+	seen := map[int]bool{}
+	for i, rl := range rls {
+		n, ok := rlimitNumbers[rl.Type]
+		if !ok {
+			return nil, fmt.Errorf("process.rlimits[%d].type: %q does not exist on FreeBSD; remove it (FreeBSD has RLIMIT_CPU, FSIZE, DATA, STACK, CORE, RSS, MEMLOCK, NPROC, NOFILE, SBSIZE, AS, NPTS, SWAP, KQUEUES, UMTXP)", i, rl.Type)
+		}
+		if rl.Soft > rl.Hard {
+			return nil, fmt.Errorf("process.rlimits[%d]: soft limit %d is above hard limit %d; lower soft", i, rl.Soft, rl.Hard)
+		}
+		if seen[n] {
+			return nil, fmt.Errorf("process.rlimits[%d].type: %s is set twice; remove one", i, rl.Type)
+		}
+		seen[n] = true
+		out = append(out, Rlimit{Resource: n, Soft: rl.Soft, Max: rl.Hard})
+	}
+	return out, nil
+}
+
+// Getenv returns the value of key in a KEY=VALUE environment list; the
+// last definition wins, as in execve(2) consumers.
+func Getenv(env []string, key string) (string, bool) {
+	val, found := "", false
+	for _, kv := range env {
+		if k, v, ok := strings.Cut(kv, "="); ok && k == key {
+			val, found = v, true
+		}
+	}
+	return val, found
+}
+
+// LookPath resolves the program name of process.args[0] the way execvp(3)
+// does, using PATH from the process environment (not the runtime's), with
+// exists reporting whether a candidate is an executable file inside the
+// jail. Names containing a slash are used as they are, relative to cwd.
+func LookPath(name string, env []string, cwd string, exists func(string) bool) (string, error) {
+	if name == "" {
+		return "", errors.New("process.args[0]: empty program name; set the program to run")
+	}
+	if strings.Contains(name, "/") {
+		p := name
+		if !path.IsAbs(p) {
+			p = path.Join(cwd, p)
+		}
+		if !exists(p) {
+			return "", fmt.Errorf("process.args[0]: %s is not an executable file in the container", name)
+		}
+		return p, nil
+	}
+	pathEnv, ok := Getenv(env, "PATH")
+	if !ok {
+		pathEnv = "/bin:/usr/bin:/sbin:/usr/sbin:/usr/local/bin"
+	}
+	for _, dir := range strings.Split(pathEnv, ":") {
+		if dir == "" {
+			dir = "."
+		}
+		if !path.IsAbs(dir) {
+			dir = path.Join(cwd, dir)
+		}
+		if p := path.Join(dir, name); exists(p) {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("process.args[0]: %q not found in PATH=%s of process.env; give an absolute path or fix PATH", name, pathEnv)
+}
+
+// Interpreter returns the PT_INTERP path of an ELF executable ("" when it is
+// statically linked). A dynamically linked plugin run under Capsicum needs
+// its runtime linker opened before cap_enter.
+func Interpreter(r io.ReaderAt) (string, error) {
+	f, err := elf.NewFile(r)
+	if err != nil {
+		return "", fmt.Errorf("not an ELF executable: %w", err)
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type != elf.PT_INTERP {
+			continue
+		}
+		b := make([]byte, p.Filesz)
+		if _, err := p.ReadAt(b, 0); err != nil && !errors.Is(err, io.EOF) {
+			return "", fmt.Errorf("reading PT_INTERP: %w", err)
+		}
+		return string(bytes.TrimRight(b, "\x00")), nil
+	}
+	return "", nil
+}
+
+// DefaultLibraryDirs are the directories rtld searches by default on
+// FreeBSD; those present in the jail are opened for LD_LIBRARY_PATH_FDS.
+var DefaultLibraryDirs = []string{"/lib", "/usr/lib", "/usr/local/lib"}
+
+// LibraryDirs returns the library directories to pre-open for a
+// dynamically linked plugin: LD_LIBRARY_PATH from its environment first,
+// then DefaultLibraryDirs, without duplicates.
+func LibraryDirs(env []string) []string {
+	var dirs []string
+	seen := map[string]bool{}
+	add := func(d string) {
+		if d == "" || !path.IsAbs(d) {
+			return
+		}
+		d = path.Clean(d)
+		if !seen[d] {
+			seen[d] = true
+			dirs = append(dirs, d)
+		}
+	}
+	if v, ok := Getenv(env, "LD_LIBRARY_PATH"); ok {
+		for _, d := range strings.Split(v, ":") {
+			add(d)
+		}
+	}
+	for _, d := range DefaultLibraryDirs {
+		add(d)
+	}
+	return dirs
+}
+
+// RtldArgv returns the argv that runs program (already open as fd progFD)
+// through rtld's direct-execution mode, ld-elf.so.1 -f FD -- ARGV..., which
+// is how a dynamically linked program is started by fexecve(2) in
+// capability mode (rtld(1)).
+func RtldArgv(interp string, progFD int, argv []string) []string {
+	out := []string{path.Base(interp), "-f", fmt.Sprint(progFD), "--"}
+	return append(out, argv...)
+}
+
+// SetEnv returns env with key set to value, replacing earlier definitions.
+func SetEnv(env []string, key, value string) []string {
+	out := make([]string, 0, len(env)+1)
+	for _, kv := range env {
+		if k, _, ok := strings.Cut(kv, "="); ok && k == key {
+			continue
+		}
+		out = append(out, kv)
+	}
+	return append(out, key+"="+value)
+}
+
+// LinuxOnlyLayers lists the confinement layers config.json asks for that
+// exist only on Linux (seccomp, AppArmor, SELinux); the FreeBSD backend
+// refuses to run without them unless Capsicum replaces them.
+func LinuxOnlyLayers(spec *specs.Spec) []string {
+	var out []string
+	if spec == nil {
+		return nil
+	}
+	if spec.Linux != nil && spec.Linux.Seccomp != nil {
+		out = append(out, "linux.seccomp")
+	}
+	if spec.Process != nil {
+		if spec.Process.ApparmorProfile != "" {
+			out = append(out, "process.apparmorProfile")
+		}
+		if spec.Process.SelinuxLabel != "" {
+			out = append(out, "process.selinuxLabel")
+		}
+	}
+	return out
+}

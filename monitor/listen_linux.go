@@ -1,0 +1,97 @@
+package monitor
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"syscall"
+	"time"
+
+	libseccomp "github.com/seccomp/libseccomp-golang"
+	"golang.org/x/sys/unix"
+)
+
+// ReceiveListener waits on sock for the seccomp listener descriptor the exec
+// shim sends. It fails if the sandbox goes away first.
+func ReceiveListener(sock *os.File) (int, error) {
+	buf := make([]byte, 1)
+	oob := make([]byte, unix.CmsgSpace(4))
+	_, oobn, _, _, err := unix.Recvmsg(int(sock.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC)
+	if err != nil {
+		return -1, fmt.Errorf("receive seccomp listener: %w", err)
+	}
+	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+	if err != nil || len(msgs) != 1 {
+		return -1, errors.New("receive seccomp listener: the sandbox closed the monitor socket before sending it")
+	}
+	fds, err := unix.ParseUnixRights(&msgs[0])
+	if err != nil || len(fds) != 1 {
+		return -1, errors.New("receive seccomp listener: malformed message")
+	}
+	return fds[0], nil
+}
+
+// Serve answers notifications on listener until every process using the
+// filter has exited, writing one JSON line per call to log.
+func Serve(listener int, mode Mode, container string, log io.Writer) error {
+	enc := json.NewEncoder(log)
+	fd := libseccomp.ScmpFd(listener)
+	for {
+		fds := []unix.PollFd{{Fd: int32(listener), Events: unix.POLLIN}}
+		if _, err := unix.Poll(fds, -1); err != nil {
+			if errors.Is(err, unix.EINTR) {
+				continue
+			}
+			return fmt.Errorf("poll seccomp listener: %w", err)
+		}
+		if fds[0].Revents&unix.POLLIN == 0 {
+			return nil // POLLHUP: no process uses the filter any more
+		}
+		req, err := libseccomp.NotifReceive(fd)
+		if err != nil {
+			if errors.Is(err, syscall.ENOENT) {
+				continue // the caller died before we read it
+			}
+			return fmt.Errorf("receive notification: %w", err)
+		}
+		event := eventOf(req, container)
+		resp := &libseccomp.ScmpNotifResp{ID: req.ID}
+		switch {
+		case mode == Learning:
+			resp.Flags = libseccomp.NotifRespFlagContinue
+			event.Action = "allowed"
+		case event.Syscall == "":
+			// Newer than libseccomp's table: ENOSYS lets libc fall back.
+			resp.Error = int32(unix.ENOSYS)
+			event.Action = "denied"
+		default:
+			resp.Error = int32(unix.EPERM)
+			event.Action = "denied"
+		}
+		if err := libseccomp.NotifRespond(fd, resp); err != nil && !errors.Is(err, syscall.ENOENT) {
+			return fmt.Errorf("answer notification: %w", err)
+		}
+		if event.Syscall == "" {
+			event.Syscall = "syscall_" + strconv.Itoa(int(event.Nr))
+		}
+		_ = enc.Encode(event)
+	}
+}
+
+// eventOf describes a notification; Syscall is "" when libseccomp does not
+// know the number.
+func eventOf(req *libseccomp.ScmpNotifReq, container string) Event {
+	name, _ := req.Data.Syscall.GetNameByArch(req.Data.Arch)
+	return Event{
+		Time:      time.Now().UTC(),
+		Container: container,
+		Pid:       req.Pid,
+		Arch:      req.Data.Arch.String(),
+		Syscall:   name,
+		Nr:        int32(req.Data.Syscall),
+		Args:      append([]uint64(nil), req.Data.Args...),
+	}
+}

@@ -1,0 +1,425 @@
+//go:build cgo
+
+package seccompgen
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	libseccomp "github.com/seccomp/libseccomp-golang"
+	"golang.org/x/sys/unix"
+)
+
+// Compile turns s into a libseccomp filter the way runc's libcontainer
+// does (same actions, operators, argument grouping and skipped rules), with
+// two differences that fail closed: a name libseccomp does not know in an
+// allowing rule (ALLOW, LOG, TRACE) is an error instead of being ignored,
+// and the bad-architecture action is SCMP_ACT_KILL_PROCESS instead of
+// libseccomp's thread kill. Unknown names in denying rules are skipped: the
+// default action already denies them. The filter keeps libseccomp's
+// no_new_privs setting, so Load sets no_new_privs. The caller releases it.
+//
+// The filter lacks the ENOSYS stub for calls newer than the profile; use
+// Program or Export for the program the kernel should get.
+func Compile(s *specs.LinuxSeccomp) (*libseccomp.ScmpFilter, error) {
+	if s == nil {
+		return nil, errors.New("compile seccomp profile: nil profile")
+	}
+	def, err := scmpAction(s.DefaultAction, s.DefaultErrnoRet)
+	if err != nil {
+		return nil, fmt.Errorf("compile seccomp profile: defaultAction: %w", err)
+	}
+	f, err := libseccomp.NewFilter(def)
+	if err != nil {
+		return nil, fmt.Errorf("compile seccomp profile: new filter: %w", err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			f.Release()
+		}
+	}()
+	if err := f.SetBadArchAction(libseccomp.ActKillProcess); err != nil {
+		return nil, fmt.Errorf("compile seccomp profile: bad-architecture action: %w", err)
+	}
+	for i, a := range s.Architectures {
+		short, found := strings.CutPrefix(string(a), "SCMP_ARCH_")
+		if !found {
+			return nil, fmt.Errorf("compile seccomp profile: architectures[%d] %q: not an SCMP_ARCH_ name", i, a)
+		}
+		arch, err := libseccomp.GetArchFromString(short)
+		if err != nil {
+			return nil, fmt.Errorf("compile seccomp profile: architectures[%d] %q: %w", i, a, err)
+		}
+		if err := f.AddArch(arch); err != nil {
+			return nil, fmt.Errorf("compile seccomp profile: architectures[%d] %q: %w", i, a, err)
+		}
+	}
+	for i, fl := range s.Flags {
+		if err := setFlag(f, fl); err != nil {
+			return nil, fmt.Errorf("compile seccomp profile: flags[%d]: %w", i, err)
+		}
+	}
+	if len(s.Syscalls) > 0 {
+		// Binary tree: O(log n) for denied and argument-checked calls.
+		// (libseccomp <= 2.5.4 mishandles it with no rules at all.)
+		if err := f.SetOptimize(2); err != nil {
+			return nil, fmt.Errorf("compile seccomp profile: binary tree optimisation: %w", err)
+		}
+	}
+	for i, e := range s.Syscalls {
+		if err := addEntry(f, def, e); err != nil {
+			return nil, fmt.Errorf("compile seccomp profile: syscalls[%d]: %w", i, err)
+		}
+	}
+	ok = true
+	return f, nil
+}
+
+func setFlag(f *libseccomp.ScmpFilter, fl specs.LinuxSeccompFlag) error {
+	var err error
+	switch fl {
+	case "SECCOMP_FILTER_FLAG_TSYNC":
+		// libseccomp always synchronises threads; runc ignores it too.
+	case specs.LinuxSeccompFlagSpecAllow:
+		err = f.SetSSB(true)
+	case specs.LinuxSeccompFlagLog:
+		err = f.SetLogBit(true)
+	case specs.LinuxSeccompFlagWaitKillableRecv:
+		err = f.SetWaitKill(true)
+	default:
+		return fmt.Errorf("seccomp flag %q is not known", fl)
+	}
+	if err != nil {
+		return fmt.Errorf("seccomp flag %s: %w", fl, err)
+	}
+	return nil
+}
+
+func scmpAction(a specs.LinuxSeccompAction, errnoRet *uint) (libseccomp.ScmpAction, error) {
+	switch a {
+	case specs.ActAllow:
+		return libseccomp.ActAllow, nil
+	case specs.ActErrno:
+		ret := uint(errnoEPERM)
+		if errnoRet != nil {
+			ret = *errnoRet
+		}
+		return libseccomp.ActErrno.SetReturnCode(int16(ret)), nil
+	case specs.ActTrace:
+		ret := uint(errnoEPERM)
+		if errnoRet != nil {
+			ret = *errnoRet
+		}
+		return libseccomp.ActTrace.SetReturnCode(int16(ret)), nil
+	case specs.ActKill, specs.ActKillThread:
+		return libseccomp.ActKillThread, nil
+	case specs.ActKillProcess:
+		return libseccomp.ActKillProcess, nil
+	case specs.ActTrap:
+		return libseccomp.ActTrap, nil
+	case specs.ActLog:
+		return libseccomp.ActLog, nil
+	case specs.ActNotify:
+		return libseccomp.ActNotify, nil
+	}
+	return libseccomp.ActInvalid, fmt.Errorf("action %q is not known", a)
+}
+
+var scmpOps = map[specs.LinuxSeccompOperator]libseccomp.ScmpCompareOp{
+	specs.OpNotEqual:     libseccomp.CompareNotEqual,
+	specs.OpLessThan:     libseccomp.CompareLess,
+	specs.OpLessEqual:    libseccomp.CompareLessOrEqual,
+	specs.OpEqualTo:      libseccomp.CompareEqual,
+	specs.OpGreaterEqual: libseccomp.CompareGreaterEqual,
+	specs.OpGreaterThan:  libseccomp.CompareGreater,
+	specs.OpMaskedEqual:  libseccomp.CompareMaskedEqual,
+}
+
+// permits reports whether act lets the call run, so an unknown name in its
+// rule would silently deny what the profile asked to allow.
+func permits(act libseccomp.ScmpAction) bool {
+	switch act & 0xffff {
+	case libseccomp.ActAllow, libseccomp.ActLog, libseccomp.ActTrace:
+		return true
+	}
+	return false
+}
+
+func addEntry(f *libseccomp.ScmpFilter, def libseccomp.ScmpAction, e specs.LinuxSyscall) error {
+	act, err := scmpAction(e.Action, e.ErrnoRet)
+	if err != nil {
+		return err
+	}
+	if act == def {
+		// Redundant with the default; libseccomp refuses it (runc skips it too).
+		return nil
+	}
+	var conds []libseccomp.ScmpCondition
+	perIndex := map[uint]int{}
+	for j, a := range e.Args {
+		op, ok := scmpOps[a.Op]
+		if !ok {
+			return fmt.Errorf("args[%d]: operator %q is not known", j, a.Op)
+		}
+		c, err := libseccomp.MakeCondition(a.Index, op, a.Value, a.ValueTwo)
+		if err != nil {
+			return fmt.Errorf("args[%d]: %w", j, err)
+		}
+		conds = append(conds, c)
+		perIndex[a.Index]++
+	}
+	// Like runc: several conditions on one argument become separate rules
+	// (any of them matches); otherwise all conditions must match.
+	split := false
+	for _, n := range perIndex {
+		split = split || n > 1
+	}
+	for _, name := range e.Names {
+		nr, err := libseccomp.GetSyscallFromName(name)
+		if err != nil {
+			if permits(act) {
+				return fmt.Errorf("syscall %q is not known to libseccomp %s: refusing to drop a rule that allows it", name, libVersion())
+			}
+			continue
+		}
+		switch {
+		case len(conds) == 0:
+			err = f.AddRule(nr, act)
+		case split:
+			for _, c := range conds {
+				if err = f.AddRuleConditional(nr, act, []libseccomp.ScmpCondition{c}); err != nil {
+					break
+				}
+			}
+		default:
+			err = f.AddRuleConditional(nr, act, conds)
+		}
+		if err != nil {
+			return fmt.Errorf("rule for %s (%s): %w", name, e.Action, err)
+		}
+	}
+	return nil
+}
+
+func libVersion() string {
+	major, minor, micro := libseccomp.GetLibraryVersion()
+	return fmt.Sprintf("%d.%d.%d", major, minor, micro)
+}
+
+// Linux constants for the ENOSYS stub.
+const (
+	auditArchX86_64  = 0xc000003e
+	auditArchAARCH64 = 0xc00000b7
+	x32SyscallBit    = 0x40000000
+	retErrno         = 0x00050000 // SECCOMP_RET_ERRNO
+	offNr            = 0          // offsetof(struct seccomp_data, nr)
+	offArch          = 4          // offsetof(struct seccomp_data, arch)
+
+	bpfLdWAbs = unix.BPF_LD | unix.BPF_W | unix.BPF_ABS
+	bpfJeqK   = unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K
+	bpfJgtK   = unix.BPF_JMP | unix.BPF_JGT | unix.BPF_K
+	bpfJsetK  = unix.BPF_JMP | unix.BPF_JSET | unix.BPF_K
+	bpfRetK   = unix.BPF_RET | unix.BPF_K
+)
+
+// Program returns the BPF program the kernel should get for s: the
+// libseccomp filter from Compile behind a stub that answers ENOSYS for
+// native syscall numbers above the highest one the profile names, the
+// contract runc's libcontainer gives profiles it loads (patchbpf). x32
+// calls and other architectures pass to the filter, which kills them. Like
+// runc, there is no stub when the default action allows or already is
+// ENOSYS. Load it with seccomp(SECCOMP_SET_MODE_FILTER) after setting
+// no_new_privs; compiling once and loading this at every start avoids
+// libseccomp's compile cost.
+func Program(s *specs.LinuxSeccomp) ([]unix.SockFilter, error) {
+	f, err := Compile(s)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Release()
+	raw, err := exportTo(f.ExportBPF)
+	if err != nil {
+		return nil, fmt.Errorf("export seccomp BPF: %w", err)
+	}
+	if len(raw)%8 != 0 {
+		return nil, fmt.Errorf("export seccomp BPF: %d bytes is not whole instructions", len(raw))
+	}
+	stub, err := enosysStub(s)
+	if err != nil {
+		return nil, err
+	}
+	prog := stub
+	for i := 0; i < len(raw); i += 8 {
+		prog = append(prog, unix.SockFilter{
+			Code: binary.NativeEndian.Uint16(raw[i:]),
+			Jt:   raw[i+2],
+			Jf:   raw[i+3],
+			K:    binary.NativeEndian.Uint32(raw[i+4:]),
+		})
+	}
+	if len(prog) > 4096 { // BPF_MAXINSNS
+		return nil, fmt.Errorf("seccomp program has %d instructions, the kernel takes at most 4096", len(prog))
+	}
+	return prog, nil
+}
+
+// enosysStub builds the ENOSYS prefix for the native architecture, or nil
+// when the profile does not get one.
+func enosysStub(s *specs.LinuxSeccomp) ([]unix.SockFilter, error) {
+	switch s.DefaultAction {
+	case specs.ActAllow, specs.ActLog, specs.ActTrace:
+		return nil, nil
+	case specs.ActErrno:
+		if s.DefaultErrnoRet != nil && *s.DefaultErrnoRet == errnoENOSYS {
+			return nil, nil
+		}
+	}
+	native, err := libseccomp.GetNativeArch()
+	if err != nil {
+		return nil, fmt.Errorf("enosys stub: native architecture: %w", err)
+	}
+	var audit uint32
+	switch native {
+	case libseccomp.ArchAMD64:
+		audit = auditArchX86_64
+	case libseccomp.ArchARM64:
+		audit = auditArchAARCH64
+	default:
+		return nil, fmt.Errorf("enosys stub: native architecture %s is not supported (amd64 and arm64 are)", native)
+	}
+	highest := -1
+	for _, e := range s.Syscalls {
+		for _, n := range e.Names {
+			if nr, err := libseccomp.GetSyscallFromName(n); err == nil && int(nr) > highest {
+				highest = int(nr)
+			}
+		}
+	}
+	if highest < 0 {
+		return nil, nil
+	}
+	// Jumps are filled in below, once the stub's length (the filter's first
+	// instruction) is known.
+	stub := []unix.SockFilter{
+		{Code: bpfLdWAbs, K: offArch},
+		{Code: bpfJeqK, K: audit}, // jf: to the filter
+		{Code: bpfLdWAbs, K: offNr},
+	}
+	if native == libseccomp.ArchAMD64 {
+		stub = append(stub, unix.SockFilter{Code: bpfJsetK, K: x32SyscallBit}) // jt: to the filter
+	}
+	stub = append(stub,
+		unix.SockFilter{Code: bpfJgtK, K: uint32(highest)}, // jf: to the filter
+		unix.SockFilter{Code: bpfRetK, K: retErrno | errnoENOSYS},
+	)
+	end := len(stub)
+	for i := range stub {
+		skip := uint8(end - i - 1)
+		switch stub[i].Code {
+		case bpfJeqK, bpfJgtK:
+			stub[i].Jf = skip
+		case bpfJsetK:
+			stub[i].Jt = skip
+		}
+	}
+	return stub, nil
+}
+
+// exportTo runs a libseccomp export into a memfd and returns what it wrote.
+func exportTo(export func(*os.File) error) ([]byte, error) {
+	fd, err := unix.MemfdCreate("seccompgen-export", unix.MFD_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("memfd_create: %w", err)
+	}
+	file := os.NewFile(uintptr(fd), "seccompgen-export")
+	defer file.Close()
+	if err := export(file); err != nil {
+		return nil, err
+	}
+	if _, err := file.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	return io.ReadAll(file)
+}
+
+// Export writes s in format: "bpf" is Program's instructions as raw
+// struct sock_filter in native byte order (ready for seccomp(2)); "pfc" is
+// libseccomp's pseudo-filter-code listing, preceded by comment lines that
+// describe the ENOSYS stub Program puts in front.
+func Export(s *specs.LinuxSeccomp, w io.Writer, format string) error {
+	switch format {
+	case "bpf":
+		prog, err := Program(s)
+		if err != nil {
+			return err
+		}
+		buf := make([]byte, 0, 8*len(prog))
+		for _, in := range prog {
+			buf = binary.NativeEndian.AppendUint16(buf, in.Code)
+			buf = append(buf, in.Jt, in.Jf)
+			buf = binary.NativeEndian.AppendUint32(buf, in.K)
+		}
+		if _, err := w.Write(buf); err != nil {
+			return fmt.Errorf("export seccomp BPF: %w", err)
+		}
+		return nil
+	case "pfc":
+		f, err := Compile(s)
+		if err != nil {
+			return err
+		}
+		defer f.Release()
+		stub, err := enosysStub(s)
+		if err != nil {
+			return err
+		}
+		pfc, err := exportTo(f.ExportPFC)
+		if err != nil {
+			return fmt.Errorf("export seccomp PFC: %w", err)
+		}
+		header := "# plugbox: no ENOSYS stub (the default action allows or is ENOSYS)\n"
+		for _, in := range stub {
+			if in.Code == bpfJgtK {
+				header = fmt.Sprintf("# plugbox: ENOSYS stub in front: native syscalls numbered above %d return ENOSYS\n", in.K)
+			}
+		}
+		if _, err := io.WriteString(w, header); err != nil {
+			return fmt.Errorf("export seccomp PFC: %w", err)
+		}
+		if _, err := w.Write(pfc); err != nil {
+			return fmt.Errorf("export seccomp PFC: %w", err)
+		}
+		return nil
+	}
+	return fmt.Errorf("export seccomp profile: format %q: use \"bpf\" or \"pfc\"", format)
+}
+
+// ResolveNative returns name's syscall number on the native architecture,
+// or an error when libseccomp does not know the name or the architecture
+// lacks the call.
+func ResolveNative(name string) (int, error) {
+	nr, err := libseccomp.GetSyscallFromName(name)
+	if err != nil {
+		return 0, fmt.Errorf("syscall %q: not known to libseccomp %s: %w", name, libVersion(), err)
+	}
+	if nr < 0 {
+		return 0, fmt.Errorf("syscall %q does not exist on this architecture", name)
+	}
+	return int(nr), nil
+}
+
+// SyscallName returns the name of native syscall number nr, for the
+// notification listener (seccomp_notif carries numbers).
+func SyscallName(nr int) (string, error) {
+	name, err := libseccomp.ScmpSyscall(nr).GetName()
+	if err != nil {
+		return "", fmt.Errorf("syscall number %d: not known to libseccomp %s: %w", nr, libVersion(), err)
+	}
+	return name, nil
+}

@@ -1,0 +1,314 @@
+//go:build cgo
+
+package seccompgen
+
+import (
+	"bytes"
+	"encoding/binary"
+	"runtime"
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	libseccomp "github.com/seccomp/libseccomp-golang"
+	"golang.org/x/sys/unix"
+)
+
+func nativeCol(t *testing.T) int {
+	t.Helper()
+	a, err := archFor("")
+	if err != nil {
+		t.Skip(err)
+	}
+	return a.col
+}
+
+// TestGroupsResolve checks every group's syscalls against libseccomp's
+// table for the native architecture, and plugbox's table against
+// libseccomp's for both architectures wherever libseccomp knows the name.
+func TestGroupsResolve(t *testing.T) {
+	col := nativeCol(t)
+	for _, g := range Groups() {
+		for _, n := range g.Syscalls {
+			want := syscallTable[n][col]
+			if want < 0 {
+				continue
+			}
+			nr, err := ResolveNative(n)
+			if err != nil {
+				t.Errorf("group %s: %v", g.Name, err)
+				continue
+			}
+			if nr != want {
+				t.Errorf("group %s: %s is #%d in libseccomp, #%d in plugbox's table", g.Name, n, nr, want)
+			}
+		}
+	}
+	for n, nrs := range syscallTable {
+		for i, arch := range []libseccomp.ScmpArch{libseccomp.ArchAMD64, libseccomp.ArchARM64} {
+			nr, err := libseccomp.GetSyscallFromNameByArch(n, arch)
+			if err != nil {
+				continue // newer than this libseccomp
+			}
+			got := int(nr)
+			if got < 0 {
+				got = -1 // libseccomp's pseudo-number: absent on arch
+			}
+			if got != nrs[i] {
+				t.Errorf("%s on %s: libseccomp #%d, table #%d", n, arch, got, nrs[i])
+			}
+		}
+	}
+	if _, err := ResolveNative("no_such_call"); err == nil {
+		t.Error("ResolveNative(no_such_call): no error")
+	}
+	if name, err := SyscallName(syscallTable["getpid"][col]); err != nil || name != "getpid" {
+		t.Errorf("SyscallName(getpid's number) = %q, %v", name, err)
+	}
+}
+
+func profiles(t *testing.T) map[string]*specs.LinuxSeccomp {
+	t.Helper()
+	out := map[string]*specs.LinuxSeccomp{}
+	for name, o := range map[string]Options{
+		"base":       {},
+		"all":        {Groups: GroupNames(), Network: NetworkHost, SpecAllow: true},
+		"kill":       {Groups: []string{"fs-read", "net-client"}, OnViolation: ViolationKill},
+		"net-fsread": {Groups: []string{"fs-read", "net-client"}},
+	} {
+		s, err := Generate(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[name] = s
+		out[name+"+learning"] = WithNotify(s, "", true)
+		out[name+"+enforce"] = WithNotify(s, "", false)
+	}
+	return out
+}
+
+func TestCompile(t *testing.T) {
+	nativeCol(t)
+	for name, s := range profiles(t) {
+		f, err := Compile(s)
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		f.Release()
+		prog, err := Program(s)
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		t.Logf("%s: %d BPF instructions", name, len(prog))
+		var buf bytes.Buffer
+		if err := Export(s, &buf, "bpf"); err != nil || buf.Len() != 8*len(prog) {
+			t.Errorf("%s: Export bpf: %d bytes, %v; want %d", name, buf.Len(), err, 8*len(prog))
+		}
+	}
+	var pfc bytes.Buffer
+	if err := Export(profiles(t)["base"], &pfc, "pfc"); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"# plugbox: ENOSYS stub in front", "action KILL_PROCESS", "action ERRNO(38)"} {
+		if !strings.Contains(pfc.String(), want) {
+			t.Errorf("pfc export lacks %q", want)
+		}
+	}
+	if err := Export(profiles(t)["base"], &pfc, "json"); err == nil {
+		t.Error("Export format json: no error")
+	}
+}
+
+func TestCompileFailsClosed(t *testing.T) {
+	eperm := uint(1)
+	tests := []struct {
+		name string
+		s    *specs.LinuxSeccomp
+		want string
+	}{
+		{"unknown allowed name", &specs.LinuxSeccomp{DefaultAction: specs.ActErrno, Syscalls: []specs.LinuxSyscall{
+			{Names: []string{"getpid", "getpidd"}, Action: specs.ActAllow}}}, `"getpidd" is not known`},
+		{"notify default", &specs.LinuxSeccomp{DefaultAction: specs.ActNotify}, "refused by runc"},
+		{"unknown action", &specs.LinuxSeccomp{DefaultAction: "SCMP_ACT_MAYBE"}, "not known"},
+		{"unknown flag", &specs.LinuxSeccomp{DefaultAction: specs.ActErrno, DefaultErrnoRet: &eperm, Flags: []specs.LinuxSeccompFlag{"SECCOMP_FILTER_FLAG_FAST"}}, "flags[0]"},
+		{"bad arch", &specs.LinuxSeccomp{DefaultAction: specs.ActErrno, Architectures: []specs.Arch{"x86_64"}}, "not an SCMP_ARCH_ name"},
+		{"bad operator", &specs.LinuxSeccomp{DefaultAction: specs.ActErrno, Syscalls: []specs.LinuxSyscall{
+			{Names: []string{"socket"}, Action: specs.ActAllow, Args: []specs.LinuxSeccompArg{{Op: "SCMP_CMP_ABOUT"}}}}}, "operator"},
+	}
+	for _, tt := range tests {
+		f, err := Compile(tt.s)
+		if err == nil {
+			f.Release()
+		}
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: Compile = %v, want error containing %q", tt.name, err, tt.want)
+		}
+	}
+	// Unknown names in denying rules are skipped: the default denies them.
+	f, err := Compile(&specs.LinuxSeccomp{DefaultAction: specs.ActErrno, Syscalls: []specs.LinuxSyscall{
+		{Names: []string{"getpid"}, Action: specs.ActAllow},
+		{Names: []string{"future_call"}, Action: specs.ActKillProcess}}})
+	if err != nil {
+		t.Fatalf("deny rule with an unknown name: %v", err)
+	}
+	f.Release()
+}
+
+// runBPF is a small classic-BPF interpreter for seccomp programs: enough of
+// the instruction set for libseccomp's output and the ENOSYS stub.
+func runBPF(t *testing.T, prog []unix.SockFilter, nr int32, arch uint32, args [6]uint64) uint32 {
+	t.Helper()
+	var data [64]byte
+	binary.NativeEndian.PutUint32(data[0:], uint32(nr))
+	binary.NativeEndian.PutUint32(data[4:], arch)
+	for i, a := range args {
+		binary.NativeEndian.PutUint64(data[16+8*i:], a)
+	}
+	var acc, x uint32
+	var mem [16]uint32
+	for pc := 0; pc < len(prog); pc++ {
+		in := prog[pc]
+		switch in.Code {
+		case unix.BPF_LD | unix.BPF_W | unix.BPF_ABS:
+			acc = binary.NativeEndian.Uint32(data[in.K:])
+		case unix.BPF_LD | unix.BPF_IMM:
+			acc = in.K
+		case unix.BPF_LD | unix.BPF_MEM:
+			acc = mem[in.K]
+		case unix.BPF_LDX | unix.BPF_IMM:
+			x = in.K
+		case unix.BPF_LDX | unix.BPF_MEM:
+			x = mem[in.K]
+		case unix.BPF_ST:
+			mem[in.K] = acc
+		case unix.BPF_STX:
+			mem[in.K] = x
+		case unix.BPF_ALU | unix.BPF_AND | unix.BPF_K:
+			acc &= in.K
+		case unix.BPF_ALU | unix.BPF_OR | unix.BPF_K:
+			acc |= in.K
+		case unix.BPF_MISC | unix.BPF_TAX:
+			x = acc
+		case unix.BPF_MISC | unix.BPF_TXA:
+			acc = x
+		case unix.BPF_JMP | unix.BPF_JA:
+			pc += int(in.K)
+		case unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, unix.BPF_JMP | unix.BPF_JGT | unix.BPF_K,
+			unix.BPF_JMP | unix.BPF_JGE | unix.BPF_K, unix.BPF_JMP | unix.BPF_JSET | unix.BPF_K:
+			var ok bool
+			switch in.Code & 0xf0 {
+			case unix.BPF_JEQ:
+				ok = acc == in.K
+			case unix.BPF_JGT:
+				ok = acc > in.K
+			case unix.BPF_JGE:
+				ok = acc >= in.K
+			case unix.BPF_JSET:
+				ok = acc&in.K != 0
+			}
+			if ok {
+				pc += int(in.Jt)
+			} else {
+				pc += int(in.Jf)
+			}
+		case unix.BPF_RET | unix.BPF_K:
+			return in.K
+		case unix.BPF_RET | unix.BPF_A:
+			return acc
+		default:
+			t.Fatalf("runBPF: instruction %d: opcode %#x not simulated", pc, in.Code)
+		}
+	}
+	t.Fatal("runBPF: fell off the end of the program")
+	return 0
+}
+
+const (
+	retAllow       = 0x7fff0000
+	retKillProcess = 0x80000000
+	retNotify      = 0x7fc00000
+	retEPERM       = retErrno | errnoEPERM
+	retENOSYS      = retErrno | errnoENOSYS
+)
+
+func TestProgramSimulated(t *testing.T) {
+	col := nativeCol(t)
+	audit := uint32(auditArchX86_64)
+	if runtime.GOARCH == "arm64" {
+		audit = auditArchAARCH64
+	}
+	nr := func(name string) int32 { return int32(syscallTable[name][col]) }
+	a := func(v ...uint64) [6]uint64 {
+		var out [6]uint64
+		copy(out[:], v)
+		return out
+	}
+	type call struct {
+		name string
+		nr   int32
+		arch uint32
+		args [6]uint64
+		want uint32
+	}
+	ps := profiles(t)
+	tests := map[string][]call{
+		"net-fsread": {
+			{"getpid", nr("getpid"), audit, a(), retAllow},
+			{"socket AF_UNIX", nr("socket"), audit, a(afUnix), retAllow},
+			{"socket AF_INET", nr("socket"), audit, a(afInet), retEPERM},
+			{"socket AF_UNIX|1<<32", nr("socket"), audit, a(afUnix | 1<<32), retEPERM},
+			{"ioctl TIOCSTI", nr("ioctl"), audit, a(0, ioTIOCSTI), retEPERM},
+			{"ioctl TIOCSTI|1<<32", nr("ioctl"), audit, a(0, ioTIOCSTI|1<<32), retEPERM},
+			{"ioctl TCGETS", nr("ioctl"), audit, a(0, ioTCGETS), retAllow},
+			{"clone thread", nr("clone"), audit, a(cloneThread | 0xf00), retAllow},
+			{"clone thread+newnet", nr("clone"), audit, a(cloneThread | cloneNewNet), retEPERM},
+			{"clone fork", nr("clone"), audit, a(17), retEPERM},
+			{"clone3", nr("clone3"), audit, a(), retENOSYS},
+			{"openat rdonly", nr("openat"), audit, a(0, 0, 0x80000), retAllow},
+			{"openat creat", nr("openat"), audit, a(0, 0, 0x41), retEPERM},
+			{"openat rdonly high bits", nr("openat"), audit, a(0, 0, 1<<40), retAllow},
+			{"ptrace", nr("ptrace"), audit, a(), retEPERM},
+			{"nr 1000", 1000, audit, a(), retENOSYS},
+			{"i386 getpid", 20, 0x40000003, a(), retKillProcess},
+			{"arm32", 20, 0x40000028, a(), retKillProcess},
+		},
+		"kill": {
+			{"ptrace", nr("ptrace"), audit, a(), retKillProcess},
+			{"socket AF_INET", nr("socket"), audit, a(afInet), retKillProcess},
+			{"nr 1000", 1000, audit, a(), retENOSYS},
+			{"getpid", nr("getpid"), audit, a(), retAllow},
+		},
+		"net-fsread+learning": {
+			{"socket AF_INET", nr("socket"), audit, a(afInet), retNotify},
+			{"ptrace", nr("ptrace"), audit, a(), retEPERM},
+			{"fork", nr("clone"), audit, a(17), retNotify},
+			{"write", nr("write"), audit, a(), retAllow},
+		},
+	}
+	if runtime.GOARCH == "amd64" {
+		for _, name := range []string{"getpid", "read", "write", "execve"} {
+			tests["net-fsread"] = append(tests["net-fsread"], call{"x32 " + name, nr(name) | x32SyscallBit, audit, a(), 0})
+		}
+	}
+	for pname, calls := range tests {
+		prog, err := Program(ps[pname])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range calls {
+			got := runBPF(t, prog, c.nr, c.arch, c.args)
+			if strings.HasPrefix(c.name, "x32 ") {
+				t.Logf("%s: %s -> %#x", pname, c.name, got)
+				if got == retAllow {
+					t.Errorf("%s: %s is allowed", pname, c.name)
+				}
+				continue
+			}
+			if got != c.want {
+				t.Errorf("%s: %s: got %#x, want %#x", pname, c.name, got, c.want)
+			}
+		}
+	}
+}

@@ -1,0 +1,36 @@
+// Package seccompgen turns syscall permission groups into a default-deny
+// seccomp profile (specs.LinuxSeccomp), explains what a profile does with a
+// syscall, and turns the calls seen in learning mode into a minimal profile.
+//
+// The policy half (Groups, Generate, WithNotify, Explain, Minimize) is pure
+// Go and builds on every OS, so bundles can be authored and audited anywhere.
+// The Linux half (Compile, Program, Export, ResolveNative, SyscallName) uses
+// libseccomp through cgo and lives in _linux.go files.
+//
+// # Profile shape
+//
+// A generated profile pins the native architecture (x86_64 or aarch64; x32,
+// i386 and arm32 calls hit libseccomp's bad-architecture action), allows the
+// syscalls of the chosen groups, and denies the rest in three ways:
+//
+//   - the default action (EPERM, or SCMP_ACT_KILL_PROCESS for OnViolation
+//     "kill") for every call that is not allowed, including calls whose
+//     arguments fail a group's argument filter;
+//   - ENOSYS for clone3 and (without fs-write) openat2, whose flags live in
+//     a struct seccomp cannot read, so glibc falls back to clone and openat,
+//     which the filter can inspect;
+//   - ENOSYS for syscalls newer than the profile: every syscall in plugbox's
+//     table is named in the profile (the last two rules list the denied
+//     ones), so the highest number named is the newest syscall plugbox
+//     knows, and runc's libcontainer prepends a stub that answers ENOSYS
+//     above that number (libcontainer/seccomp/patchbpf). libc and language
+//     runtimes treat ENOSYS as "not implemented here" and fall back, where
+//     EPERM would make them fail (moby#42680). Program builds the same stub
+//     for filters plugbox loads itself.
+//
+// Unconditional allow rules are one entry per syscall: the kernel caches
+// argument-free ALLOWs (Linux 5.11+) so hot calls skip the filter, and more
+// than 32 entries makes runc turn on libseccomp's binary-tree layout, which
+// keeps the denied and argument-checked calls cheap. Argument checks are
+// only on clone, socket, ioctl, personality and, in fs-read, open/openat.
+package seccompgen
