@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/opencontainers/runc/libcontainer"
 	"github.com/opencontainers/runc/libcontainer/configs"
@@ -269,6 +270,20 @@ func (lc *linuxContainer) State() (*specs.State, error) {
 	if st.Bundle == "" {
 		st.Bundle, _ = utils.SearchLabels(lc.c.Config().Labels, "bundle")
 	}
+	// What plugbox really enforces, beside the config's own annotations.
+	var layers Layers
+	if ReadLayerRecord(lc.dir(), &layers) == nil {
+		if st.Annotations == nil {
+			st.Annotations = map[string]string{}
+		}
+		st.Annotations["org.plugbox.enforced.seccomp"] = layers.Seccomp
+		if layers.Landlock != "" {
+			st.Annotations["org.plugbox.enforced.landlock"] = layers.Landlock
+		}
+		if layers.Monitor != "" {
+			st.Annotations["org.plugbox.enforced.monitor"] = layers.Monitor
+		}
+	}
 	return st, nil
 }
 
@@ -346,6 +361,9 @@ func (lc *linuxContainer) Delete(force bool) error {
 		if err := lc.c.Signal(unix.SIGKILL); err != nil && !errors.Is(err, libcontainer.ErrNotRunning) {
 			return fmt.Errorf("delete --force %s: %w", lc.ID(), err)
 		}
+		if err := lc.waitStopped(10 * time.Second); err != nil {
+			return fmt.Errorf("delete --force %s: %w", lc.ID(), err)
+		}
 	}
 	// Destroy kills what remains (a created init waiting on its fifo, or
 	// stragglers in the cgroup), removes the cgroup and the state dir.
@@ -356,6 +374,22 @@ func (lc *linuxContainer) Delete(force bool) error {
 		lc.stop()
 	}
 	return nil
+}
+
+// waitStopped polls until the init process is gone (a SIGKILL is not
+// instantaneous) or the timeout passes.
+func (lc *linuxContainer) waitStopped(timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		s, err := lc.status()
+		if err != nil || s == libcontainer.Stopped {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("still %s %s after SIGKILL", s, timeout)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 func (lc *linuxContainer) Processes() ([]int, error) {

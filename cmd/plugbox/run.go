@@ -1,7 +1,17 @@
 package main
 
 import (
+	"fmt"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+
 	"github.com/urfave/cli/v2"
+
+	"github.com/plugbox/plugbox/bundle"
+	"github.com/plugbox/plugbox/monitor"
+	"github.com/plugbox/plugbox/sandbox"
 )
 
 // runCommand is runc's "run": create then start; in the foreground it waits
@@ -30,7 +40,14 @@ var runCommand = &cli.Command{
 		if !foreground {
 			return nil
 		}
+		stopTimer, err := enforceTimeout(c)
+		if err != nil {
+			_ = c.Delete(true)
+			return err
+		}
 		status, err := c.Wait()
+		stopTimer()
+		reportViolations(ctx, c.ID())
 		if !ctx.Bool("keep") {
 			if derr := c.Delete(true); derr != nil && err == nil {
 				err = derr
@@ -44,4 +61,47 @@ var runCommand = &cli.Command{
 		}
 		return nil
 	},
+}
+
+// reportViolations prints a one-line summary of the calls the seccomp
+// profile denied, when the monitor logged any.
+func reportViolations(ctx *cli.Context, id string) {
+	f, err := os.Open(sandbox.ViolationLog(ctx.String("root"), id))
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	events, _ := monitor.ReadLog(f)
+	names, total := monitor.Summary(events)
+	if total == 0 {
+		return
+	}
+	where := "rerun with --keep, then 'plugbox violations " + id + "'"
+	if ctx.Bool("keep") {
+		where = "'plugbox violations " + id + "'"
+	}
+	fmt.Fprintf(os.Stderr, "plugbox: %s: seccomp denied %d system call(s): %s (details: %s)\n", id, total, strings.Join(names, ", "), where)
+}
+
+// enforceTimeout kills every process of the container when the wall-clock
+// limit of annotation org.plugbox.timeout passes. It returns the function
+// that cancels the timer.
+func enforceTimeout(c sandbox.Container) (stop func(), err error) {
+	st, err := c.State()
+	if err != nil {
+		return nil, err
+	}
+	raw, ok := st.Annotations[bundle.AnnotationTimeout]
+	if !ok {
+		return func() {}, nil
+	}
+	limit, err := time.ParseDuration(raw)
+	if err != nil || limit <= 0 {
+		return nil, fmt.Errorf("config.json: annotation %s: %q is not a positive duration such as \"30s\"", bundle.AnnotationTimeout, raw)
+	}
+	timer := time.AfterFunc(limit, func() {
+		fmt.Fprintf(os.Stderr, "plugbox: %s: wall-clock limit %s exceeded: killing the plugin\n", c.ID(), limit)
+		_ = c.Signal(syscall.SIGKILL, true)
+	})
+	return func() { timer.Stop() }, nil
 }
