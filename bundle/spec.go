@@ -159,6 +159,10 @@ func Spec(m *Manifest, opts SpecOptions) (*specs.Spec, error) {
 			AnnotationTimeout:  e.Limits.Timeout,
 		},
 	}
+	if e.OnViolation != ViolationKill {
+		// Denied calls go to plugbox's listener, answered EPERM and logged.
+		spec.Annotations[AnnotationMonitor] = "violations"
+	}
 	if len(e.FDs) > 0 {
 		spec.Annotations[AnnotationFDNames] = strings.Join(e.FDs, ":")
 	}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 
 	llsys "github.com/landlock-lsm/go-landlock/landlock/syscall"
 	"github.com/opencontainers/runc/libcontainer"
@@ -54,6 +55,9 @@ func planLayers(opts CreateOptions) (*layerPlan, error) {
 		seccompProfile = spec.Linux.Seccomp
 		p.enforced.Seccomp = "libcontainer"
 		p.enforced.SeccompDefault = string(seccompProfile.DefaultAction)
+	}
+	if err := checkRootfsReachable(opts.Bundle, spec); err != nil {
+		return nil, err
 	}
 	policy, err := bundle.ParseLandlock(spec.Annotations)
 	if err != nil {
@@ -147,6 +151,36 @@ func routeToListener(profile *specs.LinuxSeccomp, mode monitor.Mode) *specs.Linu
 		}
 	}
 	return &out
+}
+
+// checkRootfsReachable reports a bundle that the container's root, mapped
+// to an unprivileged host uid, cannot reach: libcontainer would otherwise
+// fail with a bare "permission denied" while preparing the rootfs.
+func checkRootfsReachable(bundleDir string, spec *specs.Spec) error {
+	if spec.Linux == nil || len(spec.Linux.UIDMappings) == 0 || os.Geteuid() != 0 {
+		return nil
+	}
+	hostRoot := -1
+	for _, m := range spec.Linux.UIDMappings {
+		if m.ContainerID == 0 {
+			hostRoot = int(m.HostID)
+		}
+	}
+	if hostRoot <= 0 {
+		return nil
+	}
+	for dir := bundle.RootfsPath(bundleDir, spec); ; dir = filepath.Dir(dir) {
+		st, err := os.Stat(dir)
+		if err == nil {
+			sys := st.Sys().(*syscall.Stat_t)
+			if int(sys.Uid) != hostRoot && st.Mode().Perm()&0o001 == 0 {
+				return fmt.Errorf("the container's root runs as host uid %d, which cannot enter %s (mode %o): make it searchable (chmod o+x %s) or move the bundle", hostRoot, dir, st.Mode().Perm(), dir)
+			}
+		}
+		if dir == "/" {
+			return nil
+		}
+	}
 }
 
 func hasProcMount(spec *specs.Spec) bool {
