@@ -155,7 +155,9 @@ func TestCheckTable(t *testing.T) {
 		{"all devices", func(s *specs.Spec) {
 			s.Linux.Resources.Devices = []specs.LinuxDeviceCgroup{{Allow: true, Access: "rwm"}}
 		}, High, "linux.resources.devices[0]", "every device"},
-		{"dev mem", func(s *specs.Spec) { s.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/mem", Type: "c", Major: 1, Minor: 1}} }, High, "linux.devices[0]", "/dev/mem"},
+		{"dev mem", func(s *specs.Spec) {
+			s.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/mem", Type: "c", Major: 1, Minor: 1}}
+		}, High, "linux.devices[0]", "/dev/mem"},
 		{"no masks", func(s *specs.Spec) { s.Linux.MaskedPaths = nil }, Medium, "linux.maskedPaths", "/proc/kcore"},
 		{"no readonly paths", func(s *specs.Spec) { s.Linux.ReadonlyPaths = nil }, Medium, "linux.readonlyPaths", "/proc/sys"},
 		{"no nofile", func(s *specs.Spec) { s.Process.Rlimits = s.Process.Rlimits[1:] }, Low, "process.rlimits", "RLIMIT_NOFILE"},

@@ -21,15 +21,15 @@ const ManifestName = "plugin.json"
 
 // Values of Manifest.Network.
 const (
-	NetworkNone     = "none"     // own network namespace, inet sockets refused by seccomp
-	NetworkLoopback = "loopback" // own network namespace with only lo
-	NetworkHost     = "host"     // the host's network namespace
+	NetworkNone     = seccompgen.NetworkNone     // own network namespace, only AF_UNIX sockets
+	NetworkLoopback = seccompgen.NetworkLoopback // own network namespace with only lo
+	NetworkHost     = seccompgen.NetworkHost     // the host's network namespace
 )
 
 // Values of Manifest.OnViolation.
 const (
-	ViolationErrno = "errno" // a denied syscall fails with EPERM
-	ViolationKill  = "kill"  // a denied syscall kills the plugin
+	ViolationErrno = seccompgen.ViolationErrno // a denied syscall fails with EPERM
+	ViolationKill  = seccompgen.ViolationKill  // a denied syscall kills the plugin
 )
 
 // Values of Manifest.Landlock.

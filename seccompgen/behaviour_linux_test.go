@@ -40,8 +40,8 @@ func childProfile() Options {
 }
 
 // loadFilter sets no_new_privs and loads the profile on every thread, the
-// way mode says: "libseccomp" (Compile, then Load) or "program"/"x32"
-// (Program through seccomp(2), with the ENOSYS stub).
+// way mode says: "libseccomp" (Compile, then the filter's Load) or
+// "program"/"x32" (Load: Program through seccomp(2), with the ENOSYS stub).
 func loadFilter(mode string) error {
 	s, err := Generate(childProfile())
 	if err != nil {
@@ -49,6 +49,16 @@ func loadFilter(mode string) error {
 	}
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		return fmt.Errorf("no_new_privs: %w", err)
+	}
+	if mode == "notify" {
+		fd, err := Load(WithNotify(s, "", false))
+		if err != nil {
+			return err
+		}
+		if fd < 0 {
+			return errors.New("Load of a notifying profile returned no listener fd")
+		}
+		return nil
 	}
 	if mode == "libseccomp" {
 		f, err := Compile(s)
@@ -58,15 +68,12 @@ func loadFilter(mode string) error {
 		defer f.Release()
 		return f.Load()
 	}
-	prog, err := Program(s)
+	fd, err := Load(s)
 	if err != nil {
 		return err
 	}
-	fprog := unix.SockFprog{Len: uint16(len(prog)), Filter: &prog[0]}
-	_, _, errno := unix.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, unix.SECCOMP_FILTER_FLAG_TSYNC, uintptr(unsafe.Pointer(&fprog)))
-	runtime.KeepAlive(prog)
-	if errno != 0 {
-		return fmt.Errorf("seccomp(SET_MODE_FILTER): %w", errno)
+	if fd != -1 {
+		return fmt.Errorf("Load returned listener fd %d for a profile without SCMP_ACT_NOTIFY", fd)
 	}
 	return nil
 }
@@ -80,6 +87,10 @@ func child(mode string) int {
 		fmt.Println("FAIL load:", err)
 		return 1
 	}
+	if mode == "notify" {
+		fmt.Println("checks passed")
+		return 0
+	}
 	if mode == "x32" {
 		// getpid through the x32 ABI: the filter must kill us with SIGSYS.
 		_, _, errno := unix.RawSyscall(uintptr(syscallTable["getpid"][0])|x32SyscallBit, 0, 0, 0)
@@ -88,6 +99,8 @@ func child(mode string) int {
 	}
 	devnull, _ := unix.BytePtrFromString("/dev/null")
 	path := uintptr(unsafe.Pointer(devnull))
+	cwd := unix.AT_FDCWD
+	atfd := uintptr(cwd)
 	var how [24]byte // struct open_how, zero: read-only
 	high := 1000
 	highWant := unix.ENOSYS
@@ -116,10 +129,10 @@ func child(mode string) int {
 		{"ioctl(TCGETS) reaches the kernel", unix.SYS_IOCTL, [6]uintptr{^uintptr(0), unix.TCGETS}, unix.EBADF},
 		{"personality(query)", unix.SYS_PERSONALITY, [6]uintptr{0xffffffff}, 0},
 		{"personality(READ_IMPLIES_EXEC)", unix.SYS_PERSONALITY, [6]uintptr{0x0400000}, unix.EPERM},
-		{"openat(O_RDONLY)", unix.SYS_OPENAT, [6]uintptr{uintptr(unix.AT_FDCWD) & 0xffffffff, path, unix.O_RDONLY | unix.O_CLOEXEC}, 0},
-		{"openat(O_WRONLY)", unix.SYS_OPENAT, [6]uintptr{uintptr(unix.AT_FDCWD) & 0xffffffff, path, unix.O_WRONLY | unix.O_CLOEXEC}, unix.EPERM},
-		{"openat(O_RDONLY|O_TRUNC)", unix.SYS_OPENAT, [6]uintptr{uintptr(unix.AT_FDCWD) & 0xffffffff, path, unix.O_TRUNC}, unix.EPERM},
-		{"openat2", unix.SYS_OPENAT2, [6]uintptr{uintptr(unix.AT_FDCWD) & 0xffffffff, path, uintptr(unsafe.Pointer(&how)), 24}, unix.ENOSYS},
+		{"openat(O_RDONLY)", unix.SYS_OPENAT, [6]uintptr{atfd, path, unix.O_RDONLY | unix.O_CLOEXEC}, 0},
+		{"openat(O_WRONLY)", unix.SYS_OPENAT, [6]uintptr{atfd, path, unix.O_WRONLY | unix.O_CLOEXEC}, unix.EPERM},
+		{"openat(O_RDONLY|O_TRUNC)", unix.SYS_OPENAT, [6]uintptr{atfd, path, unix.O_TRUNC}, unix.EPERM},
+		{"openat2", unix.SYS_OPENAT2, [6]uintptr{atfd, path, uintptr(unsafe.Pointer(&how)), 24}, unix.ENOSYS},
 		{"mount", unix.SYS_MOUNT, [6]uintptr{}, unix.EPERM},
 		{"bpf", unix.SYS_BPF, [6]uintptr{}, unix.EPERM},
 		{"keyctl", unix.SYS_KEYCTL, [6]uintptr{}, unix.EPERM},
@@ -146,7 +159,12 @@ func child(mode string) int {
 	}
 	if mode == "program" {
 		// The plugin's own execve: a dynamically linked cgo binary starts.
-		env := append(os.Environ(), childEnv+"=started")
+		env := []string{childEnv + "=started"}
+		for _, kv := range os.Environ() {
+			if !strings.HasPrefix(kv, childEnv+"=") {
+				env = append(env, kv)
+			}
+		}
 		err := unix.Exec(os.Args[0], []string{os.Args[0]}, env)
 		fmt.Println("FAIL execve:", err)
 		return 1
@@ -161,7 +179,7 @@ func TestFilterBehaviour(t *testing.T) {
 	if _, err := archFor(""); err != nil {
 		t.Skip(err)
 	}
-	for _, mode := range []string{"libseccomp", "program", "x32"} {
+	for _, mode := range []string{"libseccomp", "program", "x32", "notify"} {
 		t.Run(mode, func(t *testing.T) {
 			if mode == "x32" && runtime.GOARCH != "amd64" {
 				t.Skip("x32 exists on amd64 only")

@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"strings"
+	"unsafe"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	libseccomp "github.com/seccomp/libseccomp-golang"
@@ -22,10 +24,12 @@ import (
 // and the bad-architecture action is SCMP_ACT_KILL_PROCESS instead of
 // libseccomp's thread kill. Unknown names in denying rules are skipped: the
 // default action already denies them. The filter keeps libseccomp's
-// no_new_privs setting, so Load sets no_new_privs. The caller releases it.
+// no_new_privs setting, so its Load sets no_new_privs. The caller releases
+// it. A SCMP_ACT_NOTIFY default action is accepted here (runc's loader
+// refuses it; plugbox's shim loads such profiles itself).
 //
 // The filter lacks the ENOSYS stub for calls newer than the profile; use
-// Program or Export for the program the kernel should get.
+// Program, Load or Export for the program the kernel should get.
 func Compile(s *specs.LinuxSeccomp) (*libseccomp.ScmpFilter, error) {
 	if s == nil {
 		return nil, errors.New("compile seccomp profile: nil profile")
@@ -398,6 +402,52 @@ func Export(s *specs.LinuxSeccomp, w io.Writer, format string) error {
 		return nil
 	}
 	return fmt.Errorf("export seccomp profile: format %q: use \"bpf\" or \"pfc\"", format)
+}
+
+// Load installs Program(s) (ENOSYS stub included) on every thread of the
+// calling process and returns the user-notification listener fd when s
+// uses SCMP_ACT_NOTIFY anywhere, else -1. The caller must already have set
+// no_new_privs (libcontainer and the shim do), and should load as late as
+// possible before the plugin's execve: from here on the caller is filtered.
+// s.Flags map to seccomp(2) flags; an unknown flag is an error.
+func Load(s *specs.LinuxSeccomp) (int, error) {
+	prog, err := Program(s)
+	if err != nil {
+		return -1, err
+	}
+	flags := uintptr(unix.SECCOMP_FILTER_FLAG_TSYNC)
+	for i, fl := range s.Flags {
+		switch fl {
+		case "SECCOMP_FILTER_FLAG_TSYNC":
+		case specs.LinuxSeccompFlagSpecAllow:
+			flags |= unix.SECCOMP_FILTER_FLAG_SPEC_ALLOW
+		case specs.LinuxSeccompFlagLog:
+			flags |= unix.SECCOMP_FILTER_FLAG_LOG
+		case specs.LinuxSeccompFlagWaitKillableRecv:
+			flags |= unix.SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
+		default:
+			return -1, fmt.Errorf("load seccomp profile: flags[%d]: seccomp flag %q is not known", i, fl)
+		}
+	}
+	notify := s.DefaultAction == specs.ActNotify
+	for _, e := range s.Syscalls {
+		notify = notify || e.Action == specs.ActNotify
+	}
+	if notify {
+		// TSYNC_ESRCH: report a thread that cannot sync as ESRCH, so the
+		// return value can carry the listener fd.
+		flags |= unix.SECCOMP_FILTER_FLAG_NEW_LISTENER | unix.SECCOMP_FILTER_FLAG_TSYNC_ESRCH
+	}
+	fprog := unix.SockFprog{Len: uint16(len(prog)), Filter: &prog[0]}
+	r, _, errno := unix.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, flags, uintptr(unsafe.Pointer(&fprog)))
+	runtime.KeepAlive(prog)
+	if errno != 0 {
+		return -1, fmt.Errorf("load seccomp profile: seccomp(SECCOMP_SET_MODE_FILTER, %#x): %w", flags, errno)
+	}
+	if !notify {
+		return -1, nil
+	}
+	return int(r), nil
 }
 
 // ResolveNative returns name's syscall number on the native architecture,

@@ -30,3 +30,7 @@ cd "$work/bundle"
 	"crun=crun --root $work/crun run b\$\$" \
 	"plugbox=$PLUGBOX --root $work/plugbox run b\$\$" \
 	"floor=unshare -m -u -i -n -p -f --mount-proc=$work/bundle/rootfs/proc chroot $work/bundle/rootfs /bin/true"
+
+echo
+echo "== seccomp cost per system call (getpid: argument-free allow; personality: argument-filtered) =="
+(cd "$here/../.." && go test -tags "seccomp" -run '^$' -bench SyscallCost -benchtime 2000000x ./seccompgen/ | grep -E 'Benchmark|spec_store')
