@@ -66,7 +66,8 @@ func describeJSONError(name string, data []byte, err error) error {
 	var typ *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &syn):
-		line, col := position(data, syn.Offset)
+		// Offset counts the bad byte itself; point at it.
+		line, col := position(data, syn.Offset-1)
 		return fmt.Errorf("%s:%d:%d: malformed JSON: %v", name, line, col, syn)
 	case errors.As(err, &typ):
 		line, col := position(data, typ.Offset)
@@ -87,6 +88,9 @@ func describeJSONError(name string, data []byte, err error) error {
 func position(data []byte, offset int64) (line, col int) {
 	if offset > int64(len(data)) {
 		offset = int64(len(data))
+	}
+	if offset < 0 {
+		offset = 0
 	}
 	before := data[:offset]
 	line = bytes.Count(before, []byte("\n")) + 1

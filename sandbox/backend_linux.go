@@ -138,8 +138,14 @@ func (lc *linuxContainer) startInit(opts CreateOptions, layers *layerPlan) error
 	process.Init = true
 	for i := 0; i < opts.PreserveFDs; i++ {
 		fd := 3 + i
-		if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err != nil {
+		flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+		if err != nil {
 			return fmt.Errorf("--preserve-fds %d: descriptor %d is not open in the calling process", opts.PreserveFDs, fd)
+		}
+		// What plugbox (or the Go runtime) opened itself is close-on-exec;
+		// an inherited descriptor cannot be. Never pass plugbox's own.
+		if flags&unix.FD_CLOEXEC != 0 {
+			return fmt.Errorf("--preserve-fds %d: descriptor %d is not open in the calling process (it is plugbox's own)", opts.PreserveFDs, fd)
 		}
 		process.ExtraFiles = append(process.ExtraFiles, os.NewFile(uintptr(fd), "preserved-fd-"+strconv.Itoa(fd)))
 	}
@@ -315,24 +321,23 @@ func (lc *linuxContainer) Start() error {
 }
 
 func (lc *linuxContainer) Signal(sig os.Signal, all bool) error {
+	if all {
+		// Every process in the cgroup, even when init is already a zombie
+		// (a thread killed by seccomp) and the container looks stopped.
+		n, err := lc.signalCgroup(sig.(syscall.Signal))
+		if err != nil {
+			return fmt.Errorf("kill --all %s: %w", lc.ID(), err)
+		}
+		if n > 0 {
+			return nil
+		}
+	}
 	s, err := lc.status()
 	if err != nil {
 		return err
 	}
 	if s == libcontainer.Stopped {
 		return fmt.Errorf("kill %s: %w", lc.ID(), ErrNotRunning)
-	}
-	if all {
-		pids, err := lc.c.Processes()
-		if err != nil {
-			return fmt.Errorf("kill --all %s: %w", lc.ID(), err)
-		}
-		for _, pid := range pids {
-			if err := unix.Kill(pid, sig.(syscall.Signal)); err != nil && !errors.Is(err, unix.ESRCH) {
-				return fmt.Errorf("kill --all %s: pid %d: %w", lc.ID(), pid, err)
-			}
-		}
-		return nil
 	}
 	if err := lc.c.Signal(sig); err != nil {
 		if errors.Is(err, libcontainer.ErrNotRunning) {
@@ -365,6 +370,13 @@ func (lc *linuxContainer) Delete(force bool) error {
 			return fmt.Errorf("delete --force %s: %w", lc.ID(), err)
 		}
 	}
+	if force {
+		// Stragglers (threads of a process whose main thread died) keep
+		// the cgroup busy even when the container looks stopped.
+		if n, _ := lc.signalCgroup(unix.SIGKILL); n > 0 {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
 	// Destroy kills what remains (a created init waiting on its fifo, or
 	// stragglers in the cgroup), removes the cgroup and the state dir.
 	if err := lc.c.Destroy(); err != nil {
@@ -374,6 +386,21 @@ func (lc *linuxContainer) Delete(force bool) error {
 		lc.stop()
 	}
 	return nil
+}
+
+// signalCgroup sends sig to every process in the container's cgroup and
+// returns how many there were.
+func (lc *linuxContainer) signalCgroup(sig syscall.Signal) (int, error) {
+	pids, err := lc.c.Processes()
+	if err != nil {
+		return 0, fmt.Errorf("no cgroup lists the container's processes (rootless without delegated cgroups?): %w", err)
+	}
+	for _, pid := range pids {
+		if err := unix.Kill(pid, sig); err != nil && !errors.Is(err, unix.ESRCH) {
+			return 0, fmt.Errorf("pid %d: %w", pid, err)
+		}
+	}
+	return len(pids), nil
 }
 
 // waitStopped polls until the init process is gone (a SIGKILL is not

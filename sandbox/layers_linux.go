@@ -104,51 +104,31 @@ func planLayers(opts CreateOptions) (*layerPlan, error) {
 }
 
 // routeToListener returns a copy of profile that sends calls to the seccomp
-// listener. Enforcing ("violations"): the default action and every rule that
-// answers EPERM notify instead, and the monitor answers EPERM and logs them,
-// so denials by argument (socket family, clone flags) are logged too.
-// Learning: the same, except that seccompgen.DeniedAlways stays denied (no
-// plugin may learn ptrace or mount); the monitor lets the rest continue and
-// records them. Calls answered with another errno (ENOSYS for clone3) or
-// killed keep their action.
+// listener. Learning: seccompgen.WithNotify routes only the calls a
+// permission group could grant (the monitor lets them continue and records
+// them); DeniedAlways and dangerous argument patterns stay denied.
+// Enforcing ("violations"): the default action and every rule that answers
+// EPERM notify instead, and the monitor answers EPERM and logs each one, so
+// denials by argument (socket family, clone flags) are logged too. Calls
+// answered with another errno (ENOSYS for clone3) or killed keep their
+// action.
 func routeToListener(profile *specs.LinuxSeccomp, mode monitor.Mode) *specs.LinuxSeccomp {
+	if mode == monitor.Learning {
+		return seccompgen.WithNotify(profile, "", true)
+	}
 	out := *profile
 	isEPERM := func(action specs.LinuxSeccompAction, ret *uint) bool {
 		return action == specs.ActErrno && (ret == nil || *ret == uint(unix.EPERM))
 	}
-	if mode == monitor.Learning || isEPERM(out.DefaultAction, out.DefaultErrnoRet) {
+	if isEPERM(out.DefaultAction, out.DefaultErrnoRet) {
 		out.DefaultAction, out.DefaultErrnoRet = specs.ActNotify, nil
 	}
-	keepDenied := map[string]bool{}
-	if mode == monitor.Learning {
-		for _, name := range seccompgen.DeniedAlways() {
-			keepDenied[name] = true
+	out.Syscalls = make([]specs.LinuxSyscall, len(profile.Syscalls))
+	for i, rule := range profile.Syscalls {
+		if isEPERM(rule.Action, rule.ErrnoRet) {
+			rule.Action, rule.ErrnoRet = specs.ActNotify, nil
 		}
-	}
-	out.Syscalls = nil
-	for _, rule := range profile.Syscalls {
-		if !isEPERM(rule.Action, rule.ErrnoRet) {
-			out.Syscalls = append(out.Syscalls, rule)
-			continue
-		}
-		var kept, routed []string
-		for _, name := range rule.Names {
-			if keepDenied[name] {
-				kept = append(kept, name)
-			} else {
-				routed = append(routed, name)
-			}
-		}
-		if len(kept) > 0 {
-			r := rule
-			r.Names = kept
-			out.Syscalls = append(out.Syscalls, r)
-		}
-		if len(routed) > 0 {
-			r := rule
-			r.Names, r.Action, r.ErrnoRet = routed, specs.ActNotify, nil
-			out.Syscalls = append(out.Syscalls, r)
-		}
+		out.Syscalls[i] = rule
 	}
 	return &out
 }

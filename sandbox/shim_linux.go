@@ -6,12 +6,11 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 
 	"github.com/landlock-lsm/go-landlock/landlock"
 	llsys "github.com/landlock-lsm/go-landlock/landlock/syscall"
-	"github.com/opencontainers/runc/libcontainer/seccomp"
-	"github.com/opencontainers/runc/libcontainer/specconv"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
@@ -57,6 +56,9 @@ func ShimMain() {
 }
 
 func runShim() error {
+	// Filters and Landlock rulesets apply to the calling thread; keep the
+	// whole shim, and its execve, on one.
+	runtime.LockOSThread()
 	raw, ok := os.LookupEnv(shimEnv)
 	if !ok {
 		return errors.New("exec shim started without its configuration")
@@ -158,42 +160,32 @@ func pathRule(path string, write bool) landlock.Rule {
 	}
 }
 
-// applySeccomp loads the profile. Without a monitor it uses libcontainer's
-// loader (which adds the -ENOSYS stub for syscalls newer than the profile).
-// With one, the profile's default action is SCMP_ACT_NOTIFY, which runc's
-// loader refuses (its own init writes to a pipe after loading); plugbox's
-// shim only calls sendmsg, close and execve after loading, so it compiles
-// the filter with seccompgen and sends the listener to the monitor.
+// applySeccomp loads the profile with seccompgen.Load: the -ENOSYS stub
+// for syscalls newer than the profile, and a foreign architecture (x32,
+// i386) kills the whole process, not just the thread as runc's loader does.
+// Unlike runc's loader it accepts SCMP_ACT_NOTIFY as the default action
+// (runc's init must write(2) after loading; the shim only calls sendmsg,
+// close and execve), and sends the listener to the monitor over notifyFD.
 func applySeccomp(s *specs.LinuxSeccomp, notifyFD int) error {
-	if notifyFD < 0 {
-		cfg, err := specconv.SetupSeccomp(s)
-		if err != nil {
-			return err
-		}
-		if _, err := seccomp.InitSeccomp(cfg); err != nil {
-			return err
-		}
+	if notifyFD >= 0 {
+		s = withShimCalls(s, notifyFD)
+	}
+	listener, err := seccompgen.Load(s)
+	if err != nil {
+		return err
+	}
+	if listener < 0 {
 		return nil
 	}
-	filter, err := seccompgen.Compile(withShimCalls(s, notifyFD))
-	if err != nil {
-		return err
+	if notifyFD < 0 {
+		_ = unix.Close(listener)
+		return errors.New("the profile uses SCMP_ACT_NOTIFY but no monitor is attached (set annotation org.plugbox.monitor)")
 	}
-	if err := filter.SetNoNewPrivsBit(false); err != nil { // set by libcontainer already
-		return err
-	}
-	if err := filter.Load(); err != nil {
-		return fmt.Errorf("load filter: %w", err)
-	}
-	listener, err := filter.GetNotifFd()
-	if err != nil {
-		return fmt.Errorf("seccomp listener: %w", err)
-	}
-	rights := unix.UnixRights(int(listener))
+	rights := unix.UnixRights(listener)
 	if err := unix.Sendmsg(notifyFD, []byte{0}, rights, nil, 0); err != nil {
 		return fmt.Errorf("send listener to the monitor: %w", err)
 	}
-	_ = unix.Close(int(listener))
+	_ = unix.Close(listener)
 	_ = unix.Close(notifyFD)
 	return nil
 }
@@ -208,35 +200,43 @@ var shimRuntimeCalls = []string{
 	"getpid", "gettid", "tgkill", "clock_gettime",
 }
 
-// withShimCalls returns a copy of s that also allows shimRuntimeCalls and
-// sendmsg on the monitor socket (to send the listener), each only where s
-// does not already allow it unconditionally.
+// withShimCalls returns a copy of s in which shimRuntimeCalls are allowed
+// and sendmsg on the monitor socket is allowed (to send the listener), so
+// that nothing the shim does after loading waits on the listener it has not
+// yet sent. Any other sendmsg keeps the action s gave it.
 func withShimCalls(s *specs.LinuxSeccomp, notifyFD int) *specs.LinuxSeccomp {
-	allowed := map[string]bool{}
-	for _, rule := range s.Syscalls {
-		if rule.Action == specs.ActAllow && len(rule.Args) == 0 {
-			for _, name := range rule.Names {
-				allowed[name] = true
-			}
-		}
+	runtimeCall := map[string]bool{}
+	for _, name := range shimRuntimeCalls {
+		runtimeCall[name] = true
 	}
 	out := *s
-	out.Syscalls = append([]specs.LinuxSyscall(nil), s.Syscalls...)
-	var extra []string
-	for _, name := range shimRuntimeCalls {
-		if !allowed[name] {
-			extra = append(extra, name)
+	out.Syscalls = nil
+	sendmsgAction := s.DefaultAction
+	sendmsgErrno := s.DefaultErrnoRet
+	for _, rule := range s.Syscalls {
+		var names []string
+		for _, name := range rule.Names {
+			switch {
+			case runtimeCall[name] && rule.Action != specs.ActAllow:
+				// dropped: allowed below
+			case name == "sendmsg" && len(rule.Args) == 0:
+				sendmsgAction, sendmsgErrno = rule.Action, rule.ErrnoRet
+			default:
+				names = append(names, name)
+			}
+		}
+		if len(names) > 0 {
+			rule.Names = names
+			out.Syscalls = append(out.Syscalls, rule)
 		}
 	}
-	if len(extra) > 0 {
-		out.Syscalls = append(out.Syscalls, specs.LinuxSyscall{Names: extra, Action: specs.ActAllow})
+	out.Syscalls = append(out.Syscalls, specs.LinuxSyscall{Names: shimRuntimeCalls, Action: specs.ActAllow})
+	fdIs := func(op specs.LinuxSeccompOperator) []specs.LinuxSeccompArg {
+		return []specs.LinuxSeccompArg{{Index: 0, Value: uint64(notifyFD), Op: op}}
 	}
-	if !allowed["sendmsg"] {
-		out.Syscalls = append(out.Syscalls, specs.LinuxSyscall{
-			Names:  []string{"sendmsg"},
-			Action: specs.ActAllow,
-			Args:   []specs.LinuxSeccompArg{{Index: 0, Value: uint64(notifyFD), Op: specs.OpEqualTo}},
-		})
+	out.Syscalls = append(out.Syscalls, specs.LinuxSyscall{Names: []string{"sendmsg"}, Action: specs.ActAllow, Args: fdIs(specs.OpEqualTo)})
+	if sendmsgAction != specs.ActAllow {
+		out.Syscalls = append(out.Syscalls, specs.LinuxSyscall{Names: []string{"sendmsg"}, Action: sendmsgAction, ErrnoRet: sendmsgErrno, Args: fdIs(specs.OpNotEqual)})
 	}
 	return &out
 }

@@ -83,6 +83,7 @@ func setupLogging(ctx *cli.Context) error {
 	case "json":
 		logrus.SetFormatter(&logrus.JSONFormatter{})
 	default:
+		logrus.SetFormatter(&plainFormatter{})
 		return fmt.Errorf("--log-format %q: use text or json", f)
 	}
 	logrus.SetOutput(os.Stderr)

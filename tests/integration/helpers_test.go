@@ -8,11 +8,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -85,15 +88,17 @@ func workDir(t *testing.T) string {
 
 // manifest is the part of plugin.json these tests write.
 type manifest struct {
-	Name     string         `json:"name"`
-	Command  []string       `json:"command"`
-	Read     []string       `json:"read,omitempty"`
-	Write    []string       `json:"write,omitempty"`
-	Network  string         `json:"network,omitempty"`
-	Syscalls []string       `json:"syscalls,omitempty"`
-	Landlock string         `json:"landlock,omitempty"`
-	Limits   map[string]any `json:"limits,omitempty"`
-	FDs      []string       `json:"fds,omitempty"`
+	Name     string   `json:"name"`
+	Command  []string `json:"command"`
+	Read     []string `json:"read,omitempty"`
+	Write    []string `json:"write,omitempty"`
+	Network  string   `json:"network,omitempty"`
+	Syscalls []string `json:"syscalls,omitempty"`
+	Landlock string   `json:"landlock,omitempty"`
+	// OnViolation is "errno" (monitor answers EPERM) or "kill".
+	OnViolation string         `json:"onViolation,omitempty"`
+	Limits      map[string]any `json:"limits,omitempty"`
+	FDs         []string       `json:"fds,omitempty"`
 }
 
 // sandbox is one bundle authored by 'plugbox bundle init' and the state
@@ -104,6 +109,8 @@ type sandbox struct {
 	dir     string // the bundle
 	hostUID int    // host uid of the plugin process
 	hostGID int
+	// timeout bounds each run (runTimeout when zero).
+	timeout time.Duration
 }
 
 // initBundle writes m as plugin.json in work/NAME and runs
@@ -193,7 +200,11 @@ type runResult struct {
 // as descriptors 3.. (--preserve-fds), and waits for it.
 func (b *sandbox) run(t *testing.T, id string, extra ...*os.File) *runResult {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
+	limit := b.timeout
+	if limit == 0 {
+		limit = runTimeout
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	args := []string{"--root", b.root, "run", "--bundle", b.dir}
 	if len(extra) > 0 {
@@ -210,11 +221,47 @@ func (b *sandbox) run(t *testing.T, id string, extra ...*os.File) *runResult {
 	})
 	err := cmd.Run()
 	if ctx.Err() != nil {
-		err = fmt.Errorf("timed out after %v: %w", runTimeout, err)
+		err = fmt.Errorf("timed out after %v: %w", limit, err)
 	}
 	r := &runResult{stdout: stdout.String(), stderr: stderr.String(), err: err, probes: parseProbes(stdout.String())}
 	t.Logf("%s -> %v\nstdout:\n%s\nstderr:\n%s", strings.Join(cmd.Args, " "), err, r.stdout, r.stderr)
+	if left := containerProcesses(id); len(left) > 0 {
+		t.Errorf("processes of container %s outlived 'plugbox run' (host pids %v): killing them", id, left)
+		for _, pid := range left {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
 	return r
+}
+
+// exitCode returns the exit status of a finished run (0 on success, -1
+// when it did not exit normally).
+func (r *runResult) exitCode() int {
+	if r.err == nil {
+		return 0
+	}
+	var ee *exec.ExitError
+	if errors.As(r.err, &ee) {
+		return ee.ExitCode()
+	}
+	return -1
+}
+
+// containerProcesses lists the host pids whose cgroup path names the
+// container id: the processes still in the container's cgroups.
+func containerProcesses(id string) []int {
+	paths, _ := filepath.Glob("/proc/[0-9]*/cgroup")
+	var pids []int
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil || !bytes.Contains(data, []byte("/"+id)) {
+			continue
+		}
+		if pid, err := strconv.Atoi(filepath.Base(filepath.Dir(p))); err == nil {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
 }
 
 // parseProbes maps each "PROBE <name> <result>" line to its result.
