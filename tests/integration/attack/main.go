@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command attack probes the hardening layers of the sandbox it runs in. The
 // integration tests install it as a plugin in a plugbox-authored bundle and
 // assert, from its output, that every layer holds; run on the host as root
