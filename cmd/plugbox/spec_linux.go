@@ -5,8 +5,8 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
-// starterSpec is runc's example config (sh in rootfs/, every namespace but
-// the network one shared... as runc writes it), made rootless on request.
+// starterSpec is runc's example config (sh in rootfs/, new pid, network,
+// ipc, uts, mount and cgroup namespaces), made rootless on request.
 func starterSpec(rootless bool) (*specs.Spec, error) {
 	spec := specconv.Example()
 	if rootless {
