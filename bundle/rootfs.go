@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/plugbox/plugbox/internal/atomicfile"
 )
 
 // mountpoints are created in every assembled rootfs: the root filesystem
@@ -88,36 +90,8 @@ func Init(dir, exe string, m *Manifest, opts SpecOptions) error {
 			return fmt.Errorf("bundle init: cwd %s: %w", cwd, err)
 		}
 	}
-	if err := writeNew(config, data, 0o644); err != nil {
-		return fmt.Errorf("bundle init: %w", err)
-	}
-	return nil
-}
-
-// writeNew writes data to path through a temporary file and a hard link,
-// so path appears complete or not at all and an existing file is kept.
-func writeNew(path string, data []byte, mode fs.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".config-*.json")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Link(tmp.Name(), path); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return fmt.Errorf("%s already exists: remove it or choose another directory: %w", path, fs.ErrExist)
-		}
-		return err
+	if err := atomicfile.Create(config, data, 0o644); err != nil {
+		return fmt.Errorf("bundle init: %w (remove it or choose another directory)", err)
 	}
 	return nil
 }

@@ -19,6 +19,8 @@ import (
 	"github.com/plugbox/plugbox/bundle"
 	"github.com/plugbox/plugbox/jail"
 	"golang.org/x/sys/unix"
+
+	"github.com/plugbox/plugbox/internal/atomicfile"
 )
 
 // jailBackend runs containers as FreeBSD jails, one state directory per
@@ -208,7 +210,7 @@ func (b *jailBackend) Create(opts CreateOptions) (_ Container, retErr error) {
 		return nil, err
 	}
 	if opts.PidFile != "" {
-		if err := writeAtomic(opts.PidFile, []byte(strconv.Itoa(st.Pid)), 0o644); err != nil {
+		if err := atomicfile.Write(opts.PidFile, []byte(strconv.Itoa(st.Pid)), 0o644); err != nil {
 			cmd.Process.Kill()
 			cmd.Wait()
 			return nil, fmt.Errorf("create %s: --pid-file: %w", opts.ID, err)

@@ -20,6 +20,8 @@ import (
 	// The devices cgroup manager registers itself here; without it every
 	// create fails with "cgroup manager is not configured to set device rules".
 	_ "github.com/opencontainers/cgroups/devices"
+
+	"github.com/plugbox/plugbox/internal/atomicfile"
 )
 
 // linuxBackend runs containers with runc's libcontainer.
@@ -167,7 +169,7 @@ func (lc *linuxContainer) startInit(opts CreateOptions, layers *layerPlan) error
 	if opts.PidFile != "" {
 		pid, err := process.Pid()
 		if err == nil {
-			err = writePidFile(opts.PidFile, pid)
+			err = atomicfile.Write(opts.PidFile, []byte(strconv.Itoa(pid)), 0o644)
 		}
 		if err != nil {
 			_ = process.Signal(unix.SIGKILL)
@@ -228,15 +230,6 @@ var rlimitNames = map[string]int{
 	"RLIMIT_AS": unix.RLIMIT_AS, "RLIMIT_LOCKS": unix.RLIMIT_LOCKS, "RLIMIT_SIGPENDING": unix.RLIMIT_SIGPENDING,
 	"RLIMIT_MSGQUEUE": unix.RLIMIT_MSGQUEUE, "RLIMIT_NICE": unix.RLIMIT_NICE, "RLIMIT_RTPRIO": unix.RLIMIT_RTPRIO,
 	"RLIMIT_RTTIME": unix.RLIMIT_RTTIME,
-}
-
-// writePidFile writes pid to path atomically (temp file, then rename).
-func writePidFile(path string, pid int) error {
-	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
-	if err := os.WriteFile(tmp, []byte(strconv.Itoa(pid)), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }
 
 func (b *linuxBackend) Load(id string) (Container, error) {

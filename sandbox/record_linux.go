@@ -2,9 +2,10 @@ package sandbox
 
 import (
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/plugbox/plugbox/internal/atomicfile"
 )
 
 // recordName is the file, in a container's state directory, where plugbox
@@ -17,7 +18,7 @@ func writeLayerRecord(dir string, v any) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(dir, recordName), data)
+	return atomicfile.Write(filepath.Join(dir, recordName), data, 0o600)
 }
 
 // ReadLayerRecord decodes the plugbox record of the container in dir into v.
@@ -27,27 +28,4 @@ func ReadLayerRecord(dir string, v any) error {
 		return err
 	}
 	return json.Unmarshal(data, v)
-}
-
-// writeFileAtomic writes data to path through a temp file and a rename, so a
-// reader never sees a partial file.
-func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
 }

@@ -11,6 +11,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/plugbox/plugbox/internal/atomicfile"
 )
 
 const (
@@ -39,39 +41,12 @@ type jailState struct {
 	Annotations map[string]string `json:"annotations,omitempty"`
 }
 
-// writeAtomic writes data to path through a temporary file in the same
-// directory and a rename, so readers see the old or the new file, never a
-// torn one.
-func writeAtomic(path string, data []byte, mode os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
-}
-
 func saveState(dir string, st *jailState) error {
 	data, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
 		return err
 	}
-	if err := writeAtomic(filepath.Join(dir, stateFile), data, 0o600); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, stateFile), data, 0o600); err != nil {
 		return fmt.Errorf("save state of %s: %w", st.ID, err)
 	}
 	return nil

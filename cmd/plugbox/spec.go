@@ -4,12 +4,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
+	"io/fs"
 	"path/filepath"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/plugbox/plugbox/bundle"
+	"github.com/plugbox/plugbox/internal/atomicfile"
 )
 
 // specCommand writes a starter config.json, like runc spec; it never
@@ -42,17 +43,12 @@ var specCommand = &cli.Command{
 		if err != nil {
 			return err
 		}
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-		if err != nil {
-			if errors.Is(err, os.ErrExist) {
+		if err := atomicfile.Create(path, append(data, '\n'), 0o644); err != nil {
+			if errors.Is(err, fs.ErrExist) {
 				return fmt.Errorf("spec: %s already exists: remove it first, or pick another --bundle", path)
 			}
 			return fmt.Errorf("spec: %w", err)
 		}
-		if _, err := f.Write(append(data, '\n')); err != nil {
-			f.Close()
-			return fmt.Errorf("spec: write %s: %w", path, err)
-		}
-		return f.Close()
+		return nil
 	},
 }

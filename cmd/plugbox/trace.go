@@ -15,6 +15,8 @@ import (
 	"github.com/plugbox/plugbox/monitor"
 	"github.com/plugbox/plugbox/sandbox"
 	"github.com/plugbox/plugbox/seccompgen"
+
+	"github.com/plugbox/plugbox/internal/atomicfile"
 )
 
 // traceCommand is learning mode: it runs the plugin under a filter that
@@ -166,9 +168,5 @@ func applyProfile(dir string, profile *specs.LinuxSeccomp) error {
 	if err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(out, '\n'), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return atomicfile.Write(path, append(out, '\n'), 0o644)
 }

@@ -1,0 +1,57 @@
+// Package atomicfile writes files so that a reader sees the old content or
+// the new, never a torn file: the data goes to a temporary file in the same
+// directory, which is then renamed (or linked) into place.
+package atomicfile
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// Write replaces path with data, with permission bits mode.
+func Write(path string, data []byte, mode fs.FileMode) error {
+	return place(path, data, mode, os.Rename)
+}
+
+// Create writes data to path, which must not exist yet; an existing path is
+// left alone and the error wraps fs.ErrExist.
+func Create(path string, data []byte, mode fs.FileMode) error {
+	return place(path, data, mode, os.Link)
+}
+
+// place writes a synced temporary file beside path and moves it there with
+// move (os.Rename replaces, os.Link refuses to).
+func place(path string, data []byte, mode fs.FileMode, move func(oldpath, newpath string) error) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name()) // a no-op after a rename; the extra link after os.Link
+	err = writeAll(tmp, data, mode)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = move(tmp.Name(), path)
+	}
+	if err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("%s already exists: %w", path, fs.ErrExist)
+		}
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+func writeAll(f *os.File, data []byte, mode fs.FileMode) error {
+	if _, err := f.Write(data); err != nil {
+		return err
+	}
+	if err := f.Chmod(mode); err != nil {
+		return err
+	}
+	return f.Sync()
+}
