@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 
+	securejoin "github.com/cyphar/filepath-securejoin"
 	llsys "github.com/landlock-lsm/go-landlock/landlock/syscall"
 	"github.com/opencontainers/runc/libcontainer"
 	"github.com/opencontainers/runc/libcontainer/configs"
@@ -193,7 +194,13 @@ func checkExecutable(bundleDir string, spec *specs.Spec) error {
 		if underMount(spec, c) {
 			return nil
 		}
-		if st, err := os.Stat(resolveInRoot(rootfs, c)); err == nil && !st.IsDir() {
+		// SecureJoin follows symlinks as the container would, never
+		// leaving the rootfs.
+		inRoot, err := securejoin.SecureJoin(rootfs, c)
+		if err != nil {
+			continue
+		}
+		if st, err := os.Stat(inRoot); err == nil && !st.IsDir() {
 			return nil
 		}
 	}
@@ -209,42 +216,6 @@ func underMount(spec *specs.Spec, path string) bool {
 		}
 	}
 	return false
-}
-
-// resolveInRoot resolves path inside root, following symlinks (absolute
-// ones relative to root) without ever leaving it.
-func resolveInRoot(root, path string) string {
-	current := root
-	parts := splitPath(path)
-	for hops := 0; len(parts) > 0 && hops < 255; {
-		part := parts[0]
-		parts = parts[1:]
-		next := filepath.Join(current, part)
-		target, err := os.Readlink(next)
-		if err != nil {
-			current = next
-			continue
-		}
-		hops++
-		if filepath.IsAbs(target) {
-			current = root
-		}
-		parts = append(splitPath(target), parts...)
-	}
-	if rel, err := filepath.Rel(root, current); err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
-		return root
-	}
-	return current
-}
-
-func splitPath(p string) []string {
-	var out []string
-	for _, part := range strings.Split(p, "/") {
-		if part != "" && part != "." {
-			out = append(out, part)
-		}
-	}
-	return out
 }
 
 // adjustConfig leaves seccomp to the shim when the shim runs.
