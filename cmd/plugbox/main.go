@@ -3,6 +3,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -160,8 +161,10 @@ func validateID(id string) error {
 	return nil
 }
 
-// writeJSON prints v as indented JSON.
+// writeJSON prints v as indented JSON, keeping '<', '>' and '&' as they are.
 func writeJSON(w io.Writer, v any) error {
-	enc := jsonEncoder(w)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
 	return enc.Encode(v)
 }
