@@ -29,12 +29,7 @@ teardown() {
 	make_bundle "$BUNDLE" sh -c 'sleep 1000 & sleep 1000 & wait'
 	id="$(cid force)"
 	run -0 pb_bg run --detach --bundle "$BUNDLE" "$id"
-	for i in $(seq 50); do
-		pids="$(pb ps --format json "$id" | jq -r '.[]')"
-		[ "$(wc -w <<<"$pids")" -eq 3 ] && break
-		sleep 0.1
-	done
-	[ "$(wc -w <<<"$pids")" -eq 3 ]
+	pids="$(wait_pids "$id" 3)"
 	# libcontainer names the container's cgroup after its ID, in every
 	# hierarchy (cgroup v1 here: pids/<id>, memory/<parent>/<id>, ...).
 	[ -n "$(cgroups_of "$id")" ]

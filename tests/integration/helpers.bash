@@ -31,6 +31,22 @@ plugbox_setup() {
 	BUNDLE="$BATS_TEST_TMPDIR/bundle"
 }
 
+# wait_pids ID N waits up to 5 s until `ps` lists N processes of container ID
+# and prints their host PIDs; it fails, saying what it saw, otherwise.
+wait_pids() {
+	local id=$1 n=$2 pids=""
+	for _ in $(seq 50); do
+		pids="$(pb ps --format json "$id" | jq -r '.[]')"
+		if [ "$(wc -w <<<"$pids")" -eq "$n" ]; then
+			echo $pids
+			return 0
+		fi
+		sleep 0.1
+	done
+	echo "expected $n processes in $id, ps lists: $pids" >&2
+	return 1
+}
+
 # cid NAME prints this test's container ID for NAME.
 cid() {
 	echo "$CID_PREFIX-$1"

@@ -76,12 +76,7 @@ trapper() {
 	make_bundle "$BUNDLE" sh -c 'sleep 1000 & sleep 1000 & wait'
 	id="$(cid all-term)"
 	run -0 pb_bg run --detach --bundle "$BUNDLE" "$id"
-	for i in $(seq 50); do
-		pids="$(pb ps --format json "$id" | jq -r '.[]')"
-		[ "$(wc -w <<<"$pids")" -eq 3 ] && break
-		sleep 0.1
-	done
-	[ "$(wc -w <<<"$pids")" -eq 3 ]
+	pids="$(wait_pids "$id" 3)"
 
 	run -0 pb kill --all "$id" TERM
 	[ "$output" = "" ]
@@ -97,12 +92,7 @@ trapper() {
 	make_bundle "$BUNDLE" sh -c 'trap "" TERM; sleep 1000 & sleep 1000 & wait'
 	id="$(cid all-kill)"
 	run -0 pb_bg run --detach --bundle "$BUNDLE" "$id"
-	for i in $(seq 50); do
-		pids="$(pb ps --format json "$id" | jq -r '.[]')"
-		[ "$(wc -w <<<"$pids")" -eq 3 ] && break
-		sleep 0.1
-	done
-	[ "$(wc -w <<<"$pids")" -eq 3 ]
+	pids="$(wait_pids "$id" 3)"
 
 	run -0 pb kill --all "$id" KILL
 	for pid in $pids; do wait_gone "$pid"; done

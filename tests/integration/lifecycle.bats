@@ -195,11 +195,8 @@ teardown() {
 	id="$(cid ps)"
 	run -0 pb_bg run --detach --bundle "$BUNDLE" "$id"
 	init="$(pid_of "$id")"
-	for i in $(seq 50); do
-		run -0 pb ps --format json "$id"
-		[ "$(jq length <<<"$output")" -eq 3 ] && break
-		sleep 0.1
-	done
+	wait_pids "$id" 3 >/dev/null
+	run -0 pb ps --format json "$id"
 	[ "$(jq length <<<"$output")" -eq 3 ]
 	[ "$(jq "index($init)" <<<"$output")" != null ]
 	for pid in $(jq '.[]' <<<"$output"); do
