@@ -409,6 +409,20 @@ type jailContainer struct {
 
 func (c *jailContainer) ID() string { return c.id }
 
+// lockedState takes the container's lock (how: unix.LOCK_SH or LOCK_EX) and
+// reads its current state; the caller runs unlock when done.
+func (c *jailContainer) lockedState(how int) (st *jailState, unlock func(), err error) {
+	unlock, err = lockDir(c.dir, how)
+	if err != nil {
+		return nil, nil, err
+	}
+	if st, err = c.current(); err != nil {
+		unlock()
+		return nil, nil, err
+	}
+	return st, unlock, nil
+}
+
 // current loads the state and derives the live status: a created or
 // running container whose init process is gone (or no longer in the jail)
 // is stopped.
@@ -432,15 +446,11 @@ func (c *jailContainer) current() (*jailState, error) {
 // State implements the runtime-spec "state" operation: it returns the
 // container's state (ociVersion, id, status, pid, bundle, annotations).
 func (c *jailContainer) State() (*specs.State, error) {
-	unlock, err := lockDir(c.dir, unix.LOCK_SH)
+	st, unlock, err := c.lockedState(unix.LOCK_SH)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	st, err := c.current()
-	if err != nil {
-		return nil, err
-	}
 	s := &specs.State{Version: specs.Version, ID: st.ID, Status: st.Status, Bundle: st.Bundle, Annotations: st.Annotations}
 	if st.Status == StatusCreated || st.Status == StatusRunning {
 		s.Pid = st.Pid
@@ -451,15 +461,11 @@ func (c *jailContainer) State() (*specs.State, error) {
 // Start implements the runtime-spec "start" operation: it MUST run
 // process.args and MUST fail on a container that is not "created".
 func (c *jailContainer) Start() error {
-	unlock, err := lockDir(c.dir, unix.LOCK_EX)
+	st, unlock, err := c.lockedState(unix.LOCK_EX)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	st, err := c.current()
-	if err != nil {
-		return err
-	}
 	if st.Status != StatusCreated {
 		return fmt.Errorf("start %s: status is %s: %w", c.id, st.Status, ErrNotCreated)
 	}
@@ -487,15 +493,11 @@ func (c *jailContainer) Signal(sig os.Signal, all bool) error {
 	if !ok {
 		return fmt.Errorf("kill %s: signal %v is not a system signal", c.id, sig)
 	}
-	unlock, err := lockDir(c.dir, unix.LOCK_SH)
+	st, unlock, err := c.lockedState(unix.LOCK_SH)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	st, err := c.current()
-	if err != nil {
-		return err
-	}
 	if st.Status != StatusCreated && st.Status != StatusRunning {
 		return fmt.Errorf("kill %s: status is %s: %w", c.id, st.Status, ErrNotRunning)
 	}
@@ -517,15 +519,11 @@ func (c *jailContainer) Signal(sig os.Signal, all bool) error {
 // resources created at create, and MUST fail without effect on a container
 // that is not stopped unless force, which kills it first.
 func (c *jailContainer) Delete(force bool) error {
-	unlock, err := lockDir(c.dir, unix.LOCK_EX)
+	st, unlock, err := c.lockedState(unix.LOCK_EX)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	st, err := c.current()
-	if err != nil {
-		return err
-	}
 	if (st.Status == StatusCreated || st.Status == StatusRunning) && !force {
 		return fmt.Errorf("delete %s: status is %s; stop it with kill or use --force: %w", c.id, st.Status, ErrRunning)
 	}
