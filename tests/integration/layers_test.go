@@ -106,15 +106,7 @@ func (e *layerEnv) probeRun(t *testing.T, name string, m manifest) *runResult {
 	if err := os.Chown(e.writeDir, b.hostUID, b.hostGID); err != nil {
 		t.Fatal(err)
 	}
-	in := filepath.Join(e.work, name, "fd3")
-	if err := os.WriteFile(in, []byte(fd3Content), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open(in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	f := openFD3(t, filepath.Join(e.work, name, "fd3"))
 	r := b.run(t, fmt.Sprintf("plugbox-layers-%d-%s", os.Getpid(), name), f)
 	if r.err != nil {
 		t.Errorf("plugbox run of the %s bundle failed: %v", name, r.err)
@@ -385,15 +377,7 @@ func TestAttackProbesOnHost(t *testing.T) {
 	requireRoot(t)
 	work := workDir(t)
 	attack := buildAttack(t, work)
-	in := filepath.Join(work, "fd3")
-	if err := os.WriteFile(in, []byte(fd3Content), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open(in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	f := openFD3(t, filepath.Join(work, "fd3"))
 	// No filesystem probes (they would write to the host's / and /proc/sys)
 	// and no outside connect.
 	cmd := exec.Command(attack, "probe", "-fs=false")
@@ -421,4 +405,19 @@ func TestAttackProbesOnHost(t *testing.T) {
 		})
 	}
 	t.Run("tcp on 127.0.0.1 works on host", func(t *testing.T) { want(t, r, "net.loopback.tcp", "ok", is("ok")) })
+}
+
+// openFD3 writes fd3Content to path and opens it for reading, as the
+// descriptor the host passes to the plugin; it is closed when t ends.
+func openFD3(t *testing.T, path string) *os.File {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(fd3Content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
 }
