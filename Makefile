@@ -1,7 +1,7 @@
 # plugbox — build, test, demo and benchmark targets. See README.md.
 GO        ?= go
 BIN       := bin/plugbox
-BUILDTAGS := seccomp netgo osusergo
+BUILDTAGS := seccomp netgo osusergo urfave_cli_no_docs
 # Static so that the exec shim (/proc/self/exe inside the sandbox) needs no
 # shared libraries from the plugin's rootfs.
 LDFLAGS   := -s -w -extldflags -static -X main.version=$(shell git describe --always --dirty 2>/dev/null || echo dev)

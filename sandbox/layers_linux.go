@@ -39,10 +39,13 @@ type Layers struct {
 // layerPlan decides which protection layers the exec shim applies on top of
 // what libcontainer applies.
 type layerPlan struct {
-	shim     *shimConfig // nil when libcontainer execs the plugin directly
-	monitor  monitor.Mode
-	spawned  *monitorSpawn // the running monitor, once started
-	enforced Layers
+	shim    *shimConfig // nil when libcontainer execs the plugin directly
+	monitor monitor.Mode
+	spawned *monitorSpawn // the running monitor, once started
+	// foreground: this process waits for the plugin, so it can also serve
+	// the monitor itself.
+	foreground bool
+	enforced   Layers
 }
 
 // planLayers validates the plugbox layers a bundle asks for and plans them.
@@ -50,7 +53,7 @@ type layerPlan struct {
 // closed), naming the field.
 func planLayers(opts CreateOptions) (*layerPlan, error) {
 	spec := opts.Spec
-	p := &layerPlan{enforced: Layers{Seccomp: "none"}}
+	p := &layerPlan{enforced: Layers{Seccomp: "none"}, foreground: opts.Foreground}
 	var seccompProfile *specs.LinuxSeccomp
 	if spec.Linux != nil && spec.Linux.Seccomp != nil {
 		seccompProfile = spec.Linux.Seccomp
@@ -74,9 +77,14 @@ func planLayers(opts CreateOptions) (*layerPlan, error) {
 		seccompProfile = routeToListener(seccompProfile, p.monitor)
 		p.enforced.Monitor = opts.Monitor
 	}
-	if policy == nil && p.monitor == "" {
+	if policy == nil && p.monitor == "" && (seccompProfile == nil || !hasProcMount(spec)) {
+		// Nothing for the shim; without /proc in the container a seccomp
+		// profile stays with libcontainer's loader, as in runc.
 		return p, nil
 	}
+	// With the shim, even a plain seccomp profile is loaded right before the
+	// plugin's execve: libcontainer's loader runs before it reopens its exec
+	// fifo for writing, so a profile without open-for-write would stop it.
 	if !hasProcMount(spec) {
 		return nil, errors.New("config.json: plugbox's exec shim (Landlock, seccomp monitor) needs /proc mounted in the container: add a proc mount at /proc")
 	}
@@ -97,6 +105,8 @@ func planLayers(opts CreateOptions) (*layerPlan, error) {
 		Landlock: policy,
 		Seccomp:  seccompProfile,
 		NotifyFD: -1,
+		// plugbox's own profiles name only calls its table knows.
+		ForeignProfile: spec.Annotations[bundle.AnnotationAuthored] == "",
 	}
 	if seccompProfile != nil {
 		p.enforced.Seccomp = "shim"
@@ -233,7 +243,7 @@ func (p *layerPlan) adjustProcess(process *libcontainer.Process, root, id string
 	}
 	p.shim.KeepFDs = 3 + len(process.ExtraFiles)
 	if p.monitor != "" {
-		m, err := startMonitor(p.monitor, root, id)
+		m, err := startMonitor(p.monitor, root, id, p.foreground)
 		if err != nil {
 			return err
 		}
@@ -262,7 +272,7 @@ func (p *layerPlan) afterStart() {
 func (p *layerPlan) abort() {
 	if p.spawned != nil {
 		p.spawned.shimEnd.Close()
-		_ = p.spawned.cmd.Wait()
+		p.spawned.wait()
 	}
 }
 

@@ -16,62 +16,69 @@ import (
 // holds a container's seccomp listener for as long as the plugin runs.
 const MonitorArg = "__plugbox-monitor"
 
-// monitorSpawn is the monitor process of one container and the socket end
-// the container's exec shim sends the listener on.
+// monitorSpawn is the monitor of one container, a goroutine of this
+// process (foreground run, which outlives the plugin anyway) or a process of
+// its own (create, run --detach), and the socket end the container's exec
+// shim sends the listener on.
 type monitorSpawn struct {
-	cmd       *exec.Cmd
-	shimEnd   *os.File // goes into the container as an extra descriptor
-	ownEnd    *os.File // handed to the monitor process
-	logPath   string
-	container string
+	shimEnd  *os.File      // goes into the container as an extra descriptor
+	finished chan struct{} // closed when the monitor has written its log
+	kill     func()        // stops a monitor that outlives its plugin
 }
 
-// startMonitor starts `plugbox __plugbox-monitor MODE ID LOG` in its own
-// session with one end of a socket pair; the other end goes to the shim.
-func startMonitor(mode monitor.Mode, root, id string) (*monitorSpawn, error) {
+// startMonitor starts the monitor with one end of a socket pair; the other
+// end goes to the shim. inProcess serves it from a goroutine, which saves
+// starting a process; otherwise it is `plugbox __plugbox-monitor MODE ID
+// LOG` in its own session.
+func startMonitor(mode monitor.Mode, root, id string, inProcess bool) (*monitorSpawn, error) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("monitor socket pair: %w", err)
 	}
+	ownEnd := os.NewFile(uintptr(fds[1]), "monitor-own-end")
 	m := &monitorSpawn{
-		shimEnd:   os.NewFile(uintptr(fds[0]), "monitor-shim-end"),
-		ownEnd:    os.NewFile(uintptr(fds[1]), "monitor-own-end"),
-		logPath:   ViolationLog(root, id),
-		container: id,
+		shimEnd:  os.NewFile(uintptr(fds[0]), "monitor-shim-end"),
+		finished: make(chan struct{}),
+		kill:     func() {},
 	}
+	logPath := ViolationLog(root, id)
+	if inProcess {
+		go func() {
+			defer close(m.finished)
+			if err := runMonitor(ownEnd, mode, id, logPath); err != nil {
+				fmt.Fprintf(os.Stderr, "plugbox: monitor of %s: %v\n", id, err)
+			}
+		}()
+		return m, nil
+	}
+	defer ownEnd.Close()
 	self, err := os.Executable()
 	if err != nil {
-		m.closeEnds()
+		m.shimEnd.Close()
 		return nil, fmt.Errorf("monitor: %w", err)
 	}
-	m.cmd = exec.Command(self, MonitorArg, string(mode), id, m.logPath)
-	m.cmd.ExtraFiles = []*os.File{m.ownEnd}
-	m.cmd.Stderr = os.Stderr
-	m.cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := m.cmd.Start(); err != nil {
-		m.closeEnds()
+	cmd := exec.Command(self, MonitorArg, string(mode), id, logPath)
+	cmd.ExtraFiles = []*os.File{ownEnd}
+	cmd.Stderr = os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		m.shimEnd.Close()
 		return nil, fmt.Errorf("start monitor: %w", err)
 	}
-	m.ownEnd.Close()
+	m.kill = func() { _ = cmd.Process.Kill() }
+	go func() { _ = cmd.Wait(); close(m.finished) }()
 	return m, nil
 }
 
-// wait waits for the monitor to finish its log: it exits once no process
-// uses the filter. A monitor still running after 5s is killed.
+// wait waits for the monitor to finish its log: it ends once no process
+// uses the filter (or, before the plugin started, once the shim's end of
+// the socket is closed). A monitor still running after 5s is stopped.
 func (m *monitorSpawn) wait() {
-	done := make(chan struct{})
-	go func() { _ = m.cmd.Wait(); close(done) }()
 	select {
-	case <-done:
+	case <-m.finished:
 	case <-time.After(5 * time.Second):
-		_ = m.cmd.Process.Kill()
-		<-done
+		m.kill()
 	}
-}
-
-func (m *monitorSpawn) closeEnds() {
-	m.shimEnd.Close()
-	m.ownEnd.Close()
 }
 
 // MonitorMain is the monitor process: it waits for the listener on fd 3,
@@ -83,7 +90,7 @@ func MonitorMain() {
 	}
 	mode, err := monitor.ParseMode(os.Args[2])
 	if err == nil {
-		err = runMonitor(mode, os.Args[3], os.Args[4])
+		err = runMonitor(os.NewFile(3, "monitor-socket"), mode, os.Args[3], os.Args[4])
 	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "plugbox: monitor of %s: %v\n", os.Args[3], err)
@@ -92,8 +99,8 @@ func MonitorMain() {
 	os.Exit(0)
 }
 
-func runMonitor(mode monitor.Mode, id, logPath string) error {
-	sock := os.NewFile(3, "monitor-socket")
+// runMonitor receives the listener on sock and serves it, logging to logPath.
+func runMonitor(sock *os.File, mode monitor.Mode, id, logPath string) error {
 	listener, err := monitor.ReceiveListener(sock)
 	sock.Close()
 	if err != nil {

@@ -44,6 +44,9 @@ type shimConfig struct {
 	// NotifyFD, when >= 0, is a socket on which the shim sends the seccomp
 	// listener descriptor (violation log and learning mode).
 	NotifyFD int `json:"notifyFd"`
+	// ForeignProfile marks a profile plugbox did not author (Docker's,
+	// podman's): names libseccomp does not know are skipped, as runc does.
+	ForeignProfile bool `json:"foreignProfile,omitempty"`
 }
 
 // ShimMain runs the exec shim; it never returns. On any failure it exits 127
@@ -86,7 +89,11 @@ func runShim() error {
 		}
 	}
 	if cfg.Seccomp != nil {
-		if err := applySeccomp(cfg.Seccomp, cfg.NotifyFD); err != nil {
+		profile := cfg.Seccomp
+		if cfg.ForeignProfile {
+			profile, _ = seccompgen.WithoutUnknown(profile)
+		}
+		if err := applySeccomp(profile, cfg.NotifyFD); err != nil {
 			return fmt.Errorf("seccomp: %w", err)
 		}
 	}

@@ -473,3 +473,31 @@ func SyscallName(nr int) (string, error) {
 	}
 	return name, nil
 }
+
+// WithoutUnknown returns a copy of s without the syscall names this
+// libseccomp does not know, and those names. It gives foreign profiles
+// (Docker's, podman's) runc's tolerance of calls newer than the library;
+// a dropped allow cannot widen the filter, because the default action then
+// answers the call. plugbox-authored profiles are not passed through it:
+// there an unknown name is a mistake and Compile refuses it.
+func WithoutUnknown(s *specs.LinuxSeccomp) (*specs.LinuxSeccomp, []string) {
+	out := cloneProfile(s)
+	var dropped []string
+	kept := out.Syscalls[:0]
+	for _, e := range out.Syscalls {
+		var names []string
+		for _, name := range e.Names {
+			if _, err := ResolveNative(name); err == nil {
+				names = append(names, name)
+			} else {
+				dropped = append(dropped, name)
+			}
+		}
+		if len(names) > 0 {
+			e.Names = names
+			kept = append(kept, e)
+		}
+	}
+	out.Syscalls = kept
+	return out, dropped
+}

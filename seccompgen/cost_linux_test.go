@@ -49,16 +49,8 @@ func costProfile(name string) (*specs.LinuxSeccomp, error) {
 		}
 		// As runc does, skip names this libseccomp does not know (newer
 		// calls such as getxattrat); Compile would refuse them.
-		for i := range p.Syscalls {
-			var known []string
-			for _, name := range p.Syscalls[i].Names {
-				if _, err := ResolveNative(name); err == nil {
-					known = append(known, name)
-				}
-			}
-			p.Syscalls[i].Names = known
-		}
-		return &p, nil
+		trimmed, _ := WithoutUnknown(&p)
+		return trimmed, nil
 	}
 	return nil, fmt.Errorf("unknown profile %q", name)
 }

@@ -20,6 +20,12 @@ for a in sh true; do ln -s busybox "$work/bundle/rootfs/bin/$a"; done
 (cd "$work/bundle" && runc spec)
 jq '.process.terminal=false | .process.args=["/bin/true"]' "$work/bundle/config.json" > "$work/c" && mv "$work/c" "$work/bundle/config.json"
 
+# The same /bin/true as a plugbox-authored plugin: Landlock, the seccomp
+# filter loaded by the exec shim, and the violation-log monitor on top.
+chmod 755 "$work"
+echo '{"name": "bench", "command": ["/bin/busybox", "true"]}' > "$work/plugin.json"
+"$PLUGBOX" bundle init --exec /bin/busybox --manifest "$work/plugin.json" "$work/authored"
+
 echo "host: $(uname -r), $(nproc) cores; spec_store_bypass: $(cat /sys/devices/system/cpu/vulnerabilities/spec_store_bypass 2>/dev/null || echo unknown)"
 echo "runc: $(runc --version | head -1); crun: $(crun --version | head -1)"
 echo
@@ -29,6 +35,7 @@ cd "$work/bundle"
 	"runc=runc --root $work/runc run b\$\$" \
 	"crun=crun --root $work/crun run b\$\$" \
 	"plugbox=$PLUGBOX --root $work/plugbox run b\$\$" \
+	"plugbox-authored=$PLUGBOX --root $work/plugbox run --bundle $work/authored a\$\$" \
 	"floor=unshare -m -u -i -n -p -f --mount-proc=$work/bundle/rootfs/proc chroot $work/bundle/rootfs /bin/true"
 
 echo
