@@ -7,6 +7,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -83,13 +84,23 @@ func (b *linuxBackend) Create(opts CreateOptions) (Container, error) {
 	lc := &linuxContainer{backend: b, c: c}
 	if err := lc.startInit(opts, layers); err != nil {
 		_ = c.Destroy()
-		return nil, fmt.Errorf("create %s: %w", opts.ID, err)
+		return nil, fmt.Errorf("create %s: %w%s", opts.ID, err, cgroupHint(err, opts.Spec))
 	}
 	if err := writeLayerRecord(filepath.Join(b.root, opts.ID), layers.record()); err != nil {
 		_ = lc.Delete(true)
 		return nil, err
 	}
 	return lc, nil
+}
+
+// cgroupHint explains, for an unprivileged caller, why limits in
+// linux.resources could not be applied. Limits that were asked for are never
+// dropped silently, so the start fails; this says what to do about it.
+func cgroupHint(err error, spec *specs.Spec) string {
+	if os.Geteuid() == 0 || !strings.Contains(err.Error(), "could not join or create cgroup") {
+		return ""
+	}
+	return fmt.Sprintf(" (uid %d has no cgroup delegated to it on this host, so the limits in linux.resources of config.json cannot be applied: run as root, delegate a cgroup v2 subtree to the user (systemd Delegate=yes), or remove linux.resources to run without limits)", os.Geteuid())
 }
 
 // libcontainerConfig converts the OCI spec the way runc does. specconv takes
@@ -415,6 +426,9 @@ func (lc *linuxContainer) waitStopped(timeout time.Duration) error {
 func (lc *linuxContainer) Processes() ([]int, error) {
 	pids, err := lc.c.Processes()
 	if err != nil {
+		if os.Geteuid() != 0 {
+			return nil, fmt.Errorf("ps %s: processes are listed from the container's cgroup, and uid %d has none delegated on this host: %w", lc.ID(), os.Geteuid(), err)
+		}
 		return nil, fmt.Errorf("ps %s: %w", lc.ID(), err)
 	}
 	return pids, nil

@@ -174,3 +174,24 @@ wait_status_user() {
 	echo "container $1: status is '$got' after 5s, want '$2'" >&2
 	return 1
 }
+
+@test "rootless: an authored plugin runs with seccomp and Landlock; cgroup limits it cannot get fail the start with the fix" {
+	run -0 upb bundle init --exec /usr/bin/jq "$RDIR/authored"
+	jq '.process.args = ["/bin/jq", "-n", "[1, 2] | add"]' "$RDIR/authored/config.json" > "$RDIR/c"
+	chown "$ROOTLESS_USER:" "$RDIR/c"
+	runuser -u "$ROOTLESS_USER" -- cp "$RDIR/c" "$RDIR/authored/config.json"
+	if ! cgroups_delegated; then
+		# Limits asked for are never dropped silently.
+		run -1 upb run --bundle "$RDIR/authored" "$(cid limited)"
+		[[ "$output" == *"no cgroup delegated"*"remove linux.resources"* ]]
+		[ -z "$(ls -A "$ROOT")" ]
+		jq 'del(.linux.resources)' "$RDIR/authored/config.json" > "$RDIR/c"
+		runuser -u "$ROOTLESS_USER" -- cp "$RDIR/c" "$RDIR/authored/config.json"
+	fi
+	run -0 upb run --keep --bundle "$RDIR/authored" "$(cid authored)"
+	[ "${lines[-1]}" = 3 ]
+	run -0 upb state "$(cid authored)"
+	[ "$(jq -r '.annotations["org.plugbox.enforced.seccomp"]' <<<"$output")" = shim ]
+	[[ "$(jq -r '.annotations["org.plugbox.enforced.landlock"]' <<<"$output")" == "abi "* ]]
+	run -0 upb delete "$(cid authored)"
+}
