@@ -18,6 +18,8 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/plugbox/plugbox/bundle"
+
 	// The devices cgroup manager registers itself here; without it every
 	// create fails with "cgroup manager is not configured to set device rules".
 	_ "github.com/opencontainers/cgroups/devices"
@@ -149,18 +151,13 @@ func (lc *linuxContainer) startInit(opts CreateOptions, layers *layerPlan) error
 		return err
 	}
 	process.Init = true
+	pluginBundle := opts.Spec.Annotations[bundle.AnnotationAuthored] != ""
 	for i := 0; i < opts.PreserveFDs; i++ {
-		fd := 3 + i
-		flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+		f, err := preservedFile(3+i, pluginBundle)
 		if err != nil {
-			return fmt.Errorf("--preserve-fds %d: descriptor %d is not open in the calling process", opts.PreserveFDs, fd)
+			return fmt.Errorf("--preserve-fds %d: %w", opts.PreserveFDs, err)
 		}
-		// What plugbox (or the Go runtime) opened itself is close-on-exec;
-		// an inherited descriptor cannot be. Never pass plugbox's own.
-		if flags&unix.FD_CLOEXEC != 0 {
-			return fmt.Errorf("--preserve-fds %d: descriptor %d is not open in the calling process (it is plugbox's own)", opts.PreserveFDs, fd)
-		}
-		process.ExtraFiles = append(process.ExtraFiles, os.NewFile(uintptr(fd), "preserved-fd-"+strconv.Itoa(fd)))
+		process.ExtraFiles = append(process.ExtraFiles, f)
 	}
 	if err := layers.adjustProcess(process, lc.backend.root, lc.ID()); err != nil {
 		return err
@@ -192,6 +189,35 @@ func (lc *linuxContainer) startInit(opts CreateOptions, layers *layerPlan) error
 	lc.process = process
 	lc.stop = cleanup
 	return nil
+}
+
+// preservedFile checks that fd was inherited from the caller and wraps it.
+// For a plugin bundle it also refuses directories and O_PATH descriptors:
+// openat(2) relative to one reaches files outside the sandbox's mounts.
+func preservedFile(fd int, pluginBundle bool) (*os.File, error) {
+	flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+	if err != nil {
+		return nil, fmt.Errorf("descriptor %d is not open in the calling process", fd)
+	}
+	// What plugbox (or the Go runtime) opened itself is close-on-exec; an
+	// inherited descriptor cannot be. Never pass plugbox's own.
+	if flags&unix.FD_CLOEXEC != 0 {
+		return nil, fmt.Errorf("descriptor %d is not open in the calling process (it is plugbox's own)", fd)
+	}
+	if pluginBundle {
+		status, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
+		if err != nil {
+			return nil, fmt.Errorf("descriptor %d: %w", fd, err)
+		}
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil {
+			return nil, fmt.Errorf("descriptor %d: %w", fd, err)
+		}
+		if status&unix.O_PATH != 0 || st.Mode&unix.S_IFMT == unix.S_IFDIR {
+			return nil, fmt.Errorf("descriptor %d is a directory or O_PATH descriptor, which would let the plugin open files outside its sandbox: pass files, pipes or sockets, or bind the directory with the manifest's read/write", fd)
+		}
+	}
+	return os.NewFile(uintptr(fd), "preserved-fd-"+strconv.Itoa(fd)), nil
 }
 
 // newProcess converts the spec's process into libcontainer's form.

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -55,8 +56,14 @@ func createContainer(ctx *cli.Context, foreground bool) (sandbox.Container, erro
 	if err != nil {
 		return nil, err
 	}
-	if n := ctx.Int("preserve-fds"); n < 0 {
+	n := ctx.Int("preserve-fds")
+	if n < 0 {
 		return nil, fmt.Errorf("--preserve-fds %d: must be 0 or more", n)
+	}
+	// A plugin bundle exports LISTEN_FDS for the descriptors its manifest
+	// names; passing another number would mislead the plugin.
+	if names, ok := spec.Annotations[bundle.AnnotationFDNames]; ok && len(strings.Split(names, ":")) != n {
+		return nil, fmt.Errorf("--preserve-fds %d: the bundle's config.json expects %d descriptor(s) (annotation %s: %q); pass exactly those, from fd 3 on", n, len(strings.Split(names, ":")), bundle.AnnotationFDNames, names)
 	}
 	pidFile := ctx.String("pid-file")
 	if pidFile != "" {

@@ -43,3 +43,45 @@ teardown() {
 	run -0 pb run --bundle "$BUNDLE" "$(cid docker)"
 	[[ "$output" == *"Seccomp:"*"2"* ]]
 }
+
+@test "a plugin bundle takes exactly the descriptors its manifest names, and no directory" {
+	echo input-data > "$AUTHORED/input.txt"
+	cat > "$AUTHORED/plugin.json" <<-JSON
+	{"name": "fds", "command": ["/bin/busybox", "sh", "-c", "echo \$LISTEN_FDS \$LISTEN_FDNAMES; cat <&3"],
+	 "syscalls": ["base", "fs-read", "process"], "fds": ["input"]}
+	JSON
+	"$PLUGBOX" bundle init --exec "$BUSYBOX" --manifest "$AUTHORED/plugin.json" "$AUTHORED/b"
+	run -0 pb run --preserve-fds 1 --bundle "$AUTHORED/b" "$(cid ok)" 3<"$AUTHORED/input.txt"
+	[[ "$output" == *"1 input"*"input-data"* ]]
+	# a count other than the manifest's
+	run -1 pb run --bundle "$AUTHORED/b" "$(cid none)"
+	[[ "$output" == *"--preserve-fds 0: the bundle's config.json expects 1 descriptor"* ]]
+	# a directory descriptor would reach outside the sandbox's mounts
+	run -1 pb run --preserve-fds 1 --bundle "$AUTHORED/b" "$(cid dir)" 3</etc
+	[[ "$output" == *"descriptor 3 is a directory or O_PATH descriptor"* ]]
+	[ -z "$(pb list -q)" ]
+}
+
+@test "check flags runc's default spec and passes an authored bundle" {
+	make_bundle "$BUNDLE" true
+	run -1 "$PLUGBOX" check "$BUNDLE"
+	[[ "$output" == *"HIGH linux.seccomp"* ]]
+	"$PLUGBOX" bundle init --exec /usr/bin/jq "$AUTHORED/b"
+	run -0 "$PLUGBOX" check "$AUTHORED/b"
+	[ "$output" = "no weaknesses found" ]
+}
+
+@test "seccomp explain and export describe an authored bundle's filter" {
+	"$PLUGBOX" bundle init --exec /usr/bin/jq "$AUTHORED/b"
+	run -0 "$PLUGBOX" seccomp explain "$AUTHORED/b" ptrace
+	[[ "$output" == *"ptrace"*"EPERM"* ]]
+	run -0 "$PLUGBOX" seccomp explain "$AUTHORED/b" getpid
+	[[ "$output" == *"allow"* || "$output" == *"ALLOW"* ]]
+	run -1 "$PLUGBOX" seccomp explain "$AUTHORED/b" no_such_call
+	run -0 "$PLUGBOX" seccomp export --format pfc "$AUTHORED/b"
+	[[ "$output" == *"x86_64"* ]]
+	"$PLUGBOX" seccomp export --format bpf -o "$AUTHORED/filter.bpf" "$AUTHORED/b"
+	# a BPF program is a whole number of 8-byte instructions
+	size=$(stat -c %s "$AUTHORED/filter.bpf")
+	[ "$size" -gt 0 ] && [ $((size % 8)) -eq 0 ]
+}
