@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/plugbox/plugbox/bundle"
+	"github.com/plugbox/plugbox/nsutil"
 
 	// The devices cgroup manager registers itself here; without it every
 	// create fails with "cgroup manager is not configured to set device rules".
@@ -66,6 +67,12 @@ func (b *linuxBackend) Create(opts CreateOptions) (Container, error) {
 	}
 	if err := checkTerminal(opts); err != nil {
 		return nil, err
+	}
+	if os.Geteuid() != 0 {
+		// Otherwise the failure is a bare EPERM writing uid_map.
+		if blocked, fix := nsutil.UnprivilegedUserNSBlocked(); blocked {
+			return nil, fmt.Errorf("create %s: an unprivileged user needs a user namespace, and this host forbids it: %s", opts.ID, fix)
+		}
 	}
 	layers, err := planLayers(opts)
 	if err != nil {
