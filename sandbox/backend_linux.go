@@ -319,12 +319,17 @@ func (lc *linuxContainer) State() (*specs.State, error) {
 		if st.Annotations == nil {
 			st.Annotations = map[string]string{}
 		}
-		st.Annotations["org.plugbox.enforced.seccomp"] = layers.Seccomp
-		if layers.Landlock != "" {
-			st.Annotations["org.plugbox.enforced.landlock"] = layers.Landlock
-		}
-		if layers.Monitor != "" {
-			st.Annotations["org.plugbox.enforced.monitor"] = layers.Monitor
+		for key, value := range map[string]string{
+			"seccomp":         layers.Seccomp,
+			"seccomp-default": layers.SeccompDefault,
+			"seccomp-flags":   layers.SeccompFlags,
+			"landlock":        layers.Landlock,
+			"monitor":         layers.Monitor,
+			"limits":          layers.Limits,
+		} {
+			if value != "" {
+				st.Annotations["org.plugbox.enforced."+key] = value
+			}
 		}
 	}
 	return st, nil

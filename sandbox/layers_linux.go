@@ -30,6 +30,11 @@ type Layers struct {
 	Seccomp string `json:"seccomp"`
 	// SeccompDefault is the profile's defaultAction.
 	SeccompDefault string `json:"seccompDefaultAction,omitempty"`
+	// SeccompFlags are the filter flags, e.g. SECCOMP_FILTER_FLAG_SPEC_ALLOW
+	// (the Spectre store-bypass mitigation left off: a recorded choice).
+	SeccompFlags string `json:"seccompFlags,omitempty"`
+	// Limits summarises the cgroup limits in force, e.g. "memory=256M pids=64".
+	Limits string `json:"limits,omitempty"`
 	// Landlock is "abi N" when a Landlock ruleset is applied, "" otherwise.
 	Landlock string `json:"landlock,omitempty"`
 	// Monitor is the seccomp listener's mode ("violations", "learning") or "".
@@ -53,12 +58,17 @@ type layerPlan struct {
 // closed), naming the field.
 func planLayers(opts CreateOptions) (*layerPlan, error) {
 	spec := opts.Spec
-	p := &layerPlan{enforced: Layers{Seccomp: "none"}, foreground: opts.Foreground}
+	p := &layerPlan{enforced: Layers{Seccomp: "none", Limits: limitsOf(spec)}, foreground: opts.Foreground}
 	var seccompProfile *specs.LinuxSeccomp
 	if spec.Linux != nil && spec.Linux.Seccomp != nil {
 		seccompProfile = spec.Linux.Seccomp
 		p.enforced.Seccomp = "libcontainer"
 		p.enforced.SeccompDefault = string(seccompProfile.DefaultAction)
+		var flags []string
+		for _, f := range seccompProfile.Flags {
+			flags = append(flags, string(f))
+		}
+		p.enforced.SeccompFlags = strings.Join(flags, ",")
 	}
 	if err := checkRootfsReachable(opts.Bundle, spec); err != nil {
 		return nil, err
@@ -172,6 +182,26 @@ func checkRootfsReachable(bundleDir string, spec *specs.Spec) error {
 			return nil
 		}
 	}
+}
+
+// limitsOf summarises the cgroup limits of spec; libcontainer applies them
+// or fails the create, so a running container has them in force.
+func limitsOf(spec *specs.Spec) string {
+	if spec.Linux == nil || spec.Linux.Resources == nil {
+		return ""
+	}
+	r := spec.Linux.Resources
+	var parts []string
+	if r.Memory != nil && r.Memory.Limit != nil && *r.Memory.Limit > 0 {
+		parts = append(parts, fmt.Sprintf("memory=%dM", *r.Memory.Limit>>20))
+	}
+	if r.Pids != nil && r.Pids.Limit != nil && *r.Pids.Limit > 0 {
+		parts = append(parts, fmt.Sprintf("pids=%d", *r.Pids.Limit))
+	}
+	if r.CPU != nil && r.CPU.Quota != nil && r.CPU.Period != nil && *r.CPU.Quota > 0 && *r.CPU.Period > 0 {
+		parts = append(parts, fmt.Sprintf("cpus=%.2f", float64(*r.CPU.Quota)/float64(*r.CPU.Period)))
+	}
+	return strings.Join(parts, " ")
 }
 
 func hasProcMount(spec *specs.Spec) bool {
