@@ -71,13 +71,15 @@ func Serve(listener int, mode Mode, container string, log io.Writer) error {
 			resp.Error = int32(unix.EPERM)
 			event.Action = "denied"
 		}
-		if err := libseccomp.NotifRespond(fd, resp); err != nil && !errors.Is(err, syscall.ENOENT) {
-			return fmt.Errorf("answer notification: %w", err)
-		}
 		if event.Syscall == "" {
 			event.Syscall = "syscall_" + strconv.Itoa(int(event.Nr))
 		}
+		// Log before answering: once the call returns, its record exists,
+		// so a log read after the plugin exits misses nothing.
 		_ = enc.Encode(event)
+		if err := libseccomp.NotifRespond(fd, resp); err != nil && !errors.Is(err, syscall.ENOENT) {
+			return fmt.Errorf("answer notification: %w", err)
+		}
 	}
 }
 

@@ -31,6 +31,8 @@ teardown() {
 	[ "$output" = 3 ]
 	run -0 pb state "$(cid k)"
 	[ "$(jq -r '.annotations["org.plugbox.enforced.seccomp"]' <<<"$output")" = shim ]
+	[ "$(jq -r '.annotations["org.plugbox.enforced.seccomp-default"]' <<<"$output")" = SCMP_ACT_KILL_PROCESS ]
+	[ "$(jq -r '.annotations["org.plugbox.enforced.limits"]' <<<"$output")" = "memory=256M pids=64 cpus=1.00" ]
 	run -0 pb delete "$(cid k)"
 }
 
@@ -84,4 +86,17 @@ teardown() {
 	# a BPF program is a whole number of 8-byte instructions
 	size=$(stat -c %s "$AUTHORED/filter.bpf")
 	[ "$size" -gt 0 ] && [ $((size % 8)) -eq 0 ]
+}
+
+@test "violations --follow prints denials as they happen and ends with the container" {
+	cat > "$AUTHORED/plugin.json" <<-JSON
+	{"name": "follow", "command": ["/bin/busybox", "sh", "-c", "busybox unshare -U true; sleep 1; busybox mount -t tmpfs x /tmp; true"],
+	 "syscalls": ["base", "fs-read", "process"]}
+	JSON
+	"$PLUGBOX" bundle init --exec "$BUSYBOX" --manifest "$AUTHORED/plugin.json" "$AUTHORED/b"
+	id="$(cid follow)"
+	run -0 pb run --detach --bundle "$AUTHORED/b" "$id" </dev/null >/dev/null 2>&1
+	run -0 timeout 20 "$PLUGBOX" --root "$ROOT" violations --follow "$id"
+	[[ "$output" == *" unshare(0x10000000"*" mount("* ]]
+	run -0 pb delete "$id"
 }
