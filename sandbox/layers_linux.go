@@ -87,16 +87,24 @@ func planLayers(opts CreateOptions) (*layerPlan, error) {
 		seccompProfile = routeToListener(seccompProfile, p.monitor)
 		p.enforced.Monitor = opts.Monitor
 	}
-	if policy == nil && p.monitor == "" && (seccompProfile == nil || !hasProcMount(spec)) {
-		// Nothing for the shim; without /proc in the container a seccomp
-		// profile stays with libcontainer's loader, as in runc.
+	authored := spec.Annotations[bundle.AnnotationAuthored] != ""
+	if policy == nil && p.monitor == "" && !authored {
+		// A bundle a client sends (podman, containerd, the OCI suite) gets
+		// runc's behaviour: libcontainer loads its seccomp profile, before
+		// dropping capabilities when noNewPrivileges is unset.
 		return p, nil
 	}
-	// With the shim, even a plain seccomp profile is loaded right before the
-	// plugin's execve: libcontainer's loader runs before it reopens its exec
-	// fifo for writing, so a profile without open-for-write would stop it.
+	// plugbox's own layers go through the exec shim, which loads even a
+	// plain seccomp profile right before the plugin's execve: libcontainer's
+	// loader runs before it reopens its exec fifo for writing, so a profile
+	// without open-for-write would stop it.
 	if !hasProcMount(spec) {
-		return nil, errors.New("config.json: plugbox's exec shim (Landlock, seccomp monitor) needs /proc mounted in the container: add a proc mount at /proc")
+		return nil, errors.New("config.json: plugbox's exec shim (Landlock, seccomp monitor, authored plugin) needs /proc mounted in the container: add a proc mount at /proc")
+	}
+	// The shim runs with the process's final capabilities; without
+	// no_new_privs the kernel refuses its filter and Landlock ruleset.
+	if !spec.Process.NoNewPrivileges {
+		return nil, fmt.Errorf("config.json: process.noNewPrivileges is false, but plugbox's layers (%s) need it: set \"noNewPrivileges\": true, or remove those annotations to run the bundle as runc would", shimReasons(policy != nil, p.monitor != "", authored))
 	}
 	if policy != nil {
 		abi, err := llsys.LandlockGetABIVersion()
@@ -116,12 +124,27 @@ func planLayers(opts CreateOptions) (*layerPlan, error) {
 		Seccomp:  seccompProfile,
 		NotifyFD: -1,
 		// plugbox's own profiles name only calls its table knows.
-		ForeignProfile: spec.Annotations[bundle.AnnotationAuthored] == "",
+		ForeignProfile: !authored,
 	}
 	if seccompProfile != nil {
 		p.enforced.Seccomp = "shim"
 	}
 	return p, nil
+}
+
+// shimReasons names the annotations that make a bundle need the exec shim.
+func shimReasons(landlock, monitor, authored bool) string {
+	var why []string
+	if landlock {
+		why = append(why, "annotation "+bundle.AnnotationLandlock)
+	}
+	if monitor {
+		why = append(why, "annotation "+bundle.AnnotationMonitor)
+	}
+	if authored {
+		why = append(why, "annotation "+bundle.AnnotationAuthored)
+	}
+	return strings.Join(why, ", ")
 }
 
 // routeToListener returns a copy of profile that sends calls to the seccomp

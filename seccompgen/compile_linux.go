@@ -475,7 +475,10 @@ func SyscallName(nr int) (string, error) {
 }
 
 // WithoutUnknown returns a copy of s without the syscall names this
-// libseccomp does not know, and those names. It gives foreign profiles
+// libseccomp does not know, and those names. A name libseccomp knows but
+// that has no native number (socketcall, _llseek on x86_64) is kept: the
+// profile's other architectures need it, and dropping socketcall makes
+// libseccomp refuse the x86 socket rules. It gives foreign profiles
 // (Docker's, podman's) runc's tolerance of calls newer than the library;
 // a dropped allow cannot widen the filter, because the default action then
 // answers the call. plugbox-authored profiles are not passed through it:
@@ -487,7 +490,7 @@ func WithoutUnknown(s *specs.LinuxSeccomp) (*specs.LinuxSeccomp, []string) {
 	for _, e := range out.Syscalls {
 		var names []string
 		for _, name := range e.Names {
-			if _, err := ResolveNative(name); err == nil {
+			if _, err := libseccomp.GetSyscallFromName(name); err == nil {
 				names = append(names, name)
 			} else {
 				dropped = append(dropped, name)

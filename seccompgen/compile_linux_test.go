@@ -311,3 +311,34 @@ func TestProgramSimulated(t *testing.T) {
 		}
 	}
 }
+
+// TestWithoutUnknownKeepsOtherArchCalls is podman's --cap-drop all profile
+// in small: x86_64+x86+x32, socket allowed by family, socketcall allowed.
+// Dropping socketcall (no x86_64 number) made libseccomp refuse the x86
+// socket rules ("rule for socket: file exists").
+func TestWithoutUnknownKeepsOtherArchCalls(t *testing.T) {
+	if runtime.GOARCH != "amd64" {
+		t.Skip("the profile names x86 architectures")
+	}
+	errno := uint(unix.EPERM)
+	s := &specs.LinuxSeccomp{
+		DefaultAction:   specs.ActErrno,
+		DefaultErrnoRet: &errno,
+		Architectures:   []specs.Arch{specs.ArchX86_64, specs.ArchX86, specs.ArchX32},
+		Syscalls: []specs.LinuxSyscall{
+			{Names: []string{"read", "write", "socketcall", "_llseek", "no_such_call_xyz"}, Action: specs.ActAllow},
+			{Names: []string{"socket"}, Action: specs.ActAllow, Args: []specs.LinuxSeccompArg{{Index: 0, Value: unix.AF_UNIX, Op: specs.OpEqualTo}}},
+			{Names: []string{"socket"}, Action: specs.ActAllow, Args: []specs.LinuxSeccompArg{{Index: 0, Value: unix.AF_INET, Op: specs.OpEqualTo}}},
+		},
+	}
+	out, dropped := WithoutUnknown(s)
+	if strings.Join(dropped, ",") != "no_such_call_xyz" {
+		t.Fatalf("dropped %v, want only the name libseccomp does not know", dropped)
+	}
+	if !strings.Contains(strings.Join(out.Syscalls[0].Names, ","), "socketcall") {
+		t.Fatalf("socketcall was dropped: %v", out.Syscalls[0].Names)
+	}
+	if _, err := Program(out); err != nil {
+		t.Fatalf("trimmed profile does not compile: %v", err)
+	}
+}
