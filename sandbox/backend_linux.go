@@ -129,11 +129,12 @@ func libcontainerConfig(opts CreateOptions) (*configs.Config, error) {
 		NoPivotRoot:     opts.NoPivot,
 		Spec:            opts.Spec,
 		RootlessEUID:    rootless,
-		RootlessCgroups: rootless,
+		RootlessCgroups: opts.RootlessCgroups,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(opts.Bundle, "config.json"), err)
 	}
+	relaxForClients(config)
 	return config, nil
 }
 
@@ -169,7 +170,10 @@ func (lc *linuxContainer) startInit(opts CreateOptions, layers *layerPlan) error
 	if err := layers.adjustProcess(process, lc.backend.root, lc.ID()); err != nil {
 		return err
 	}
-	cleanup, err := setupStdio(process, opts, p.Terminal)
+	cleanup, err := setupStdio(process, stdioOptions{
+		Stdin: opts.Stdin, Stdout: opts.Stdout, Stderr: opts.Stderr,
+		ConsoleSocket: opts.ConsoleSocket, Foreground: opts.Foreground,
+	}, p.Terminal)
 	if err != nil {
 		layers.abort()
 		return err
@@ -478,22 +482,9 @@ func (lc *linuxContainer) Wait() (int, error) {
 	if lc.process == nil {
 		return -1, fmt.Errorf("wait %s: the container was not created by this process", lc.ID())
 	}
-	sigs := make(chan os.Signal, 8)
-	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
-	defer signal.Stop(sigs)
-	done := make(chan struct{})
-	defer close(done)
-	go func() {
-		for {
-			select {
-			case s := <-sigs:
-				_ = lc.process.Signal(s)
-			case <-done:
-				return
-			}
-		}
-	}()
+	stop := forwardSignals(lc.process)
 	ps, err := lc.process.Wait()
+	stop()
 	if lc.stop != nil {
 		lc.stop()
 		lc.stop = nil
@@ -505,6 +496,25 @@ func (lc *linuxContainer) Wait() (int, error) {
 		return -1, fmt.Errorf("wait %s: %w", lc.ID(), err)
 	}
 	return waitStatus(ps.Sys().(syscall.WaitStatus)), nil
+}
+
+// forwardSignals relays the caller's termination signals to process until
+// stop is called.
+func forwardSignals(process *libcontainer.Process) (stop func()) {
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case s := <-sigs:
+				_ = process.Signal(s)
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() { signal.Stop(sigs); close(done) }
 }
 
 // waitStatus maps a wait status to a shell-style exit code.

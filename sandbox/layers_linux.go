@@ -329,4 +329,15 @@ func (p *layerPlan) abort() {
 	}
 }
 
-func (p *layerPlan) record() Layers { return p.enforced }
+// layerRecord is what create stores in the state directory: what is
+// enforced, and how the exec shim was configured, so that an exec'd process
+// gets the same layers as the plugin.
+type layerRecord struct {
+	Layers
+	Shim        *shimConfig  `json:"shim,omitempty"`
+	MonitorMode monitor.Mode `json:"monitorMode,omitempty"`
+}
+
+func (p *layerPlan) record() layerRecord {
+	return layerRecord{Layers: p.enforced, Shim: p.shim, MonitorMode: p.monitor}
+}

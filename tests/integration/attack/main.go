@@ -13,6 +13,7 @@
 //	attack memhog [MAXMB]       let a child allocate and touch memory until it is killed
 //	attack x32                  make an x32 system call (alone: a filter may kill for it)
 //	attack noop                 exit 0 (the target of the noexec probe)
+//	attack hold                 sleep for an hour (a container to exec into)
 //
 // A result is "ok [detail]" when the call succeeded, "denied ERRNO [stage]"
 // when it failed with ERRNO, "value V" for a read-out, "absent", "empty",
@@ -59,13 +60,16 @@ func main() {
 		x32Main()
 	case "noop":
 		os.Exit(0)
+	case "hold":
+		// Stay alive for processes exec'd into the sandbox.
+		time.Sleep(time.Hour)
 	default:
 		usage()
 	}
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: attack probe [-read FILE] [-write DIR] [-absent PATH,...] [-fs=false] [-outside]\n       attack forkbomb [MAX]\n       attack memhog [MAXMB]\n       attack x32\n       attack noop")
+	fmt.Fprintln(os.Stderr, "usage: attack probe [-read FILE] [-write DIR] [-absent PATH,...] [-fs=false] [-outside]\n       attack forkbomb [MAX]\n       attack memhog [MAXMB]\n       attack x32\n       attack noop\n       attack hold")
 	os.Exit(2)
 }
 
