@@ -1,7 +1,6 @@
 package sandbox
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -44,19 +43,23 @@ type Layers struct {
 // layerPlan decides which protection layers the exec shim applies on top of
 // what libcontainer applies.
 type layerPlan struct {
-	shim    *shimConfig // nil when libcontainer execs the plugin directly
+	shim    *shimPlan // nil when libcontainer execs the plugin directly
 	monitor monitor.Mode
 	spawned *monitorSpawn // the running monitor, once started
 	// foreground: this process waits for the plugin, so it can also serve
 	// the monitor itself.
 	foreground bool
 	enforced   Layers
+	// opened are this process's copies of what the shim got (its
+	// executable, its configuration), closed once the process started.
+	opened []*os.File
 }
 
-// planLayers validates the plugbox layers a bundle asks for and plans them.
-// A layer asked for that this host cannot apply fails the create (fail
+// planLayers validates the plugbox layers a bundle asks for and plans them;
+// root is the state root, which holds the compiled seccomp programs. A
+// layer asked for that this host cannot apply fails the create (fail
 // closed), naming the field.
-func planLayers(opts CreateOptions) (*layerPlan, error) {
+func planLayers(opts CreateOptions, root string) (*layerPlan, error) {
 	spec := opts.Spec
 	p := &layerPlan{enforced: Layers{Seccomp: "none", Limits: limitsOf(spec)}, foreground: opts.Foreground}
 	var seccompProfile *specs.LinuxSeccomp
@@ -118,13 +121,13 @@ func planLayers(opts CreateOptions) (*layerPlan, error) {
 	if err := checkExecutable(opts.Bundle, spec); err != nil {
 		return nil, err
 	}
-	p.shim = &shimConfig{
-		Args:     spec.Process.Args,
-		Landlock: policy,
-		Seccomp:  seccompProfile,
-		NotifyFD: -1,
-		// plugbox's own profiles name only calls its table knows.
-		ForeignProfile: !authored,
+	// plugbox's own profiles name only calls its table knows; a foreign
+	// one gets runc's tolerance of names libseccomp lacks.
+	if p.shim, err = planShim(root, spec, seccompProfile, policy, !authored); err != nil {
+		return nil, err
+	}
+	if p.shim.monitor && p.monitor == "" {
+		return nil, fmt.Errorf("config.json: linux.seccomp uses %s, which needs plugbox's monitor: set annotation %s", specs.ActNotify, bundle.AnnotationMonitor)
 	}
 	if seccompProfile != nil {
 		p.enforced.Seccomp = "shim"
@@ -281,50 +284,59 @@ func underMount(spec *specs.Spec, path string) bool {
 	return false
 }
 
-// adjustConfig leaves seccomp to the shim when the shim runs.
+// adjustConfig leaves seccomp to the shim when the shim runs, and the
+// rlimits too but for raising a hard limit (see splitRlimits): libcontainer
+// applies a config's rlimits to every process it starts.
 func (p *layerPlan) adjustConfig(config *configs.Config) {
 	if p.shim != nil {
 		config.Seccomp = nil
+		_, config.Rlimits = splitRlimits(config.Rlimits)
 	}
 }
 
-// adjustProcess makes libcontainer exec the shim, which execs the plugin.
-// Call it after the preserved descriptors are in process.ExtraFiles.
+// adjustProcess turns process, which would exec the plugin (the
+// container's init, or a process exec'd into the container), into one that
+// execs the shim with the plan's layers, starting a monitor for its
+// seccomp listener when the plan has one. Call it after the preserved
+// descriptors are in process.ExtraFiles, then afterStart (or abort).
 func (p *layerPlan) adjustProcess(process *libcontainer.Process, root, id string) error {
 	if p.shim == nil {
 		return nil
 	}
-	p.shim.KeepFDs = 3 + len(process.ExtraFiles)
+	var monitorEnd *os.File
 	if p.monitor != "" {
 		m, err := startMonitor(p.monitor, root, id, p.foreground)
 		if err != nil {
 			return err
 		}
 		p.spawned = m
-		p.shim.NotifyFD = 3 + len(process.ExtraFiles)
-		process.ExtraFiles = append(process.ExtraFiles, m.shimEnd)
+		monitorEnd = m.shimEnd
 	}
-	raw, err := json.Marshal(p.shim)
+	opened, err := p.shim.shimProcess(process, monitorEnd)
 	if err != nil {
+		p.abort()
 		return err
 	}
-	process.Args = []string{shimPath, ShimArg}
-	process.Env = append(append([]string{}, process.Env...), shimEnv+"="+string(raw))
+	p.opened = append(p.opened, opened...)
 	return nil
 }
 
-// afterStart drops this process's copy of the shim's monitor socket: the
-// container init holds its own.
+// afterStart drops this process's copies of what the shim got: the
+// started process holds its own.
 func (p *layerPlan) afterStart() {
+	for _, f := range p.opened {
+		f.Close()
+	}
+	p.opened = nil
 	if p.spawned != nil {
 		p.spawned.shimEnd.Close()
 	}
 }
 
-// abort stops a monitor started for a container whose creation failed.
+// abort stops a monitor started for a process that did not start.
 func (p *layerPlan) abort() {
+	p.afterStart()
 	if p.spawned != nil {
-		p.spawned.shimEnd.Close()
 		p.spawned.wait()
 	}
 }
