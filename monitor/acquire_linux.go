@@ -22,6 +22,10 @@ const announcement = "PBLISTEN"
 // descriptor to appear (the shim's seccomp(2) call takes microseconds).
 const listenerWait = 10 * time.Second
 
+// spinFor is how long AcquireListener yields and retries before it sleeps
+// between looks.
+const spinFor = 500 * time.Microsecond
+
 // AcquireListener takes the seccomp listener from the exec shim at the
 // other end of sock (SOCK_SEQPACKET, SO_PASSCRED set on this end before the
 // shim sent anything): it reads the shim's announcement, whose sender pid
@@ -87,8 +91,9 @@ func readAnnouncement(sock *os.File) (pid, nr int, err error) {
 // takeListener copies descriptor nr out of process pid once it is the
 // seccomp listener; until the shim's seccomp(2) returns, nr is not open.
 func takeListener(pidfd, pid, nr int) (int, error) {
-	deadline := time.Now().Add(listenerWait)
-	pause := 20 * time.Microsecond
+	start := time.Now()
+	deadline := start.Add(listenerWait)
+	pause := 50 * time.Microsecond
 	for {
 		fd, err := unix.PidfdGetfd(pidfd, nr, 0)
 		if err == nil {
@@ -101,8 +106,15 @@ func takeListener(pidfd, pid, nr int) (int, error) {
 		if !errors.Is(err, unix.EBADF) {
 			return -1, fmt.Errorf("seccomp listener: pidfd_getfd(pid %d, fd %d): %w", pid, nr, err)
 		}
-		if time.Now().After(deadline) {
+		now := time.Now()
+		if now.After(deadline) {
 			return -1, fmt.Errorf("seccomp listener: the exec shim (pid %d) did not load its filter within %s", pid, listenerWait)
+		}
+		if now.Sub(start) < spinFor {
+			// The load takes microseconds, less than a timed sleep
+			// (timer slack): give the CPU to the shim and look again.
+			_, _, _ = unix.Syscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
+			continue
 		}
 		// Sleep on the pidfd: it turns readable if the shim exits (a
 		// filter it could not load).

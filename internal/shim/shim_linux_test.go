@@ -81,7 +81,7 @@ type shimRun struct {
 	files []*os.File
 	env   []string
 	// started, when set, runs once the shim process exists.
-	started func(t *testing.T, pid int)
+	started func(t testing.TB, pid int)
 	cred    *syscall.Credential
 	// nnp starts the shim with no_new_privs, as libcontainer does.
 	nnp bool
@@ -89,7 +89,7 @@ type shimRun struct {
 
 // run execs the shim as libcontainer would (args[0] /proc/self/fd/K, the
 // configuration descriptor in argv[1]) and returns its output and status.
-func (r shimRun) run(t *testing.T) (stdout, stderr string, code int) {
+func (r shimRun) run(t testing.TB) (stdout, stderr string, code int) {
 	t.Helper()
 	exe, err := Executable()
 	if err != nil {
@@ -356,7 +356,7 @@ func TestShimRefusesAForeignConfiguration(t *testing.T) {
 }
 
 // monitorPair returns the monitor's end (SO_PASSCRED set) and the shim's.
-func monitorPair(t *testing.T) (own, shimEnd *os.File) {
+func monitorPair(t testing.TB) (own, shimEnd *os.File) {
 	t.Helper()
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -378,7 +378,7 @@ func TestShimHandsTheListenerToTheMonitor(t *testing.T) {
 	cfg := &Config{Args: []string{self(t)}, KeepFDs: 3, MonitorFD: 3,
 		Seccomp: &Seccomp{Flags: FlagNewListener, Program: bpf(unix.SYS_GETPID, unix.SECCOMP_RET_USER_NOTIF)}}
 	served := make(chan error, 1)
-	out, stderr, code := shimRun{cfg: cfg, files: []*os.File{shimEnd}, env: probe("getpid"), started: func(t *testing.T, pid int) {
+	out, stderr, code := shimRun{cfg: cfg, files: []*os.File{shimEnd}, env: probe("getpid"), started: func(t testing.TB, pid int) {
 		shimEnd.Close()
 		go func() { served <- answerOne(own, pid, 4242) }()
 	}}.run(t)
@@ -431,7 +431,7 @@ func TestShimWaitsNonDumpableForTheMonitor(t *testing.T) {
 	cfg := &Config{Args: []string{busybox, "true"}, KeepFDs: 3, MonitorFD: 3,
 		Seccomp: &Seccomp{Flags: FlagNewListener, Program: bpf(unix.SYS_GETPID, unix.SECCOMP_RET_USER_NOTIF)}}
 	_, stderr, code := shimRun{cfg: cfg, files: []*os.File{shimEnd}, cred: &syscall.Credential{Uid: 65534, Gid: 65534}, nnp: true,
-		started: func(t *testing.T, pid int) {
+		started: func(t testing.TB, pid int) {
 			shimEnd.Close()
 			buf, oob := make([]byte, 64), make([]byte, 64)
 			n, oobn, _, _, err := unix.Recvmsg(int(own.Fd()), buf, oob, 0)
@@ -501,7 +501,7 @@ func TestShimFailsWhenTheMonitorGoesAway(t *testing.T) {
 	own, shimEnd := monitorPair(t)
 	cfg := &Config{Args: []string{"/bin/true"}, KeepFDs: 3, MonitorFD: 3,
 		Seccomp: &Seccomp{Flags: FlagNewListener, Program: bpf(unix.SYS_GETPID, unix.SECCOMP_RET_USER_NOTIF)}}
-	_, stderr, code := shimRun{cfg: cfg, files: []*os.File{shimEnd}, started: func(t *testing.T, pid int) {
+	_, stderr, code := shimRun{cfg: cfg, files: []*os.File{shimEnd}, started: func(t testing.TB, pid int) {
 		shimEnd.Close()
 		buf := make([]byte, 64)
 		if _, err := own.Read(buf); err != nil {
@@ -510,4 +510,57 @@ func TestShimFailsWhenTheMonitorGoesAway(t *testing.T) {
 		own.Close()
 	}}.run(t)
 	oneLine(t, stderr, code, "monitor", "the monitor went away without taking the seccomp listener")
+}
+
+// BenchmarkShimStart times starting busybox true directly and through the
+// shim with each layer, from fork to exit, outside any container.
+func BenchmarkShimStart(b *testing.B) {
+	if _, err := os.Stat(busybox); err != nil {
+		b.Skip("needs " + busybox)
+	}
+	seccomp := &Seccomp{Program: bpf(unix.SYS_GETPID, unix.SECCOMP_RET_ERRNO|uint32(unix.EPERM))}
+	ro := uint64(AccessFSExecute | AccessFSReadFile | AccessFSReadDir)
+	ll := &Landlock{HandledFS: AccessFSAll, Scoped: ScopeAbstractUnixSocket | ScopeSignal, Rules: []LandlockRule{{Path: "/", Access: ro}, {Path: "/tmp", Access: AccessFSAll}}}
+	args := []string{busybox, "true"}
+	b.Run("direct", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			if err := exec.Command(busybox, "true").Run(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	for name, cfg := range map[string]*Config{
+		"shim":                  {Args: args, KeepFDs: 3, MonitorFD: -1},
+		"shim+seccomp":          {Args: args, KeepFDs: 3, MonitorFD: -1, Seccomp: seccomp},
+		"shim+landlock+seccomp": {Args: args, KeepFDs: 3, MonitorFD: -1, Seccomp: seccomp, Landlock: ll},
+	} {
+		b.Run(name, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				if _, stderr, code := (shimRun{cfg: cfg}).run(b); code != 0 {
+					b.Fatal(stderr)
+				}
+			}
+		})
+	}
+	b.Run("shim+landlock+seccomp+handover", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			own, shimEnd := monitorPair(b)
+			cfg := &Config{Args: args, KeepFDs: 3, MonitorFD: 3, Landlock: ll,
+				Seccomp: &Seccomp{Flags: FlagNewListener, Program: bpf(unix.SYS_GETPID, unix.SECCOMP_RET_USER_NOTIF)}}
+			served := make(chan error, 1)
+			_, stderr, code := shimRun{cfg: cfg, files: []*os.File{shimEnd}, started: func(t testing.TB, pid int) {
+				shimEnd.Close()
+				go func() {
+					l, err := monitor.AcquireListener(own)
+					if err == nil {
+						unix.Close(l)
+					}
+					served <- err
+				}()
+			}}.run(b)
+			if err := <-served; err != nil || code != 0 {
+				b.Fatal(err, stderr)
+			}
+		}
+	})
 }
