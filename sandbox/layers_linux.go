@@ -298,7 +298,9 @@ func (p *layerPlan) adjustConfig(config *configs.Config) {
 // container's init, or a process exec'd into the container), into one that
 // execs the shim with the plan's layers, starting a monitor for its
 // seccomp listener when the plan has one. Call it after the preserved
-// descriptors are in process.ExtraFiles, then afterStart (or abort).
+// descriptors are in process.ExtraFiles, then afterStart (or abort). A
+// plan adjusts one process: plan again for the next (each gets its own
+// listener and monitor).
 func (p *layerPlan) adjustProcess(process *libcontainer.Process, root, id string) error {
 	if p.shim == nil {
 		return nil

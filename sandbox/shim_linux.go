@@ -81,7 +81,7 @@ func (sp *shimPlan) check(nr int, args []uint64, what string) error {
 	if err != nil {
 		return fmt.Errorf("config.json: linux.seccomp: check the compiled filter: %w", err)
 	}
-	if ret&unix.SECCOMP_RET_ACTION_FULL != unix.SECCOMP_RET_ALLOW {
+	if act := ret & unix.SECCOMP_RET_ACTION_FULL; act != unix.SECCOMP_RET_ALLOW && act != unix.SECCOMP_RET_LOG {
 		return fmt.Errorf("config.json: linux.seccomp does not allow %s (the filter answers %#x): allow it in the profile", what, ret)
 	}
 	return nil

@@ -233,7 +233,8 @@ const (
 
 // Program returns the BPF program the kernel should get for s: the
 // libseccomp filter from Compile behind a stub that answers ENOSYS for
-// native syscall numbers above the highest one the profile names, the
+// native syscall numbers above the highest one the profile names (numbers
+// from plugbox's table, see highestNative), the
 // contract runc's libcontainer gives profiles it loads (patchbpf). x32
 // calls and other architectures pass to the filter, which kills them. Like
 // runc, there is no stub when the default action allows or already is

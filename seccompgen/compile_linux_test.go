@@ -302,3 +302,26 @@ func TestEvaluateRefusesWhatItCannotRun(t *testing.T) {
 		}
 	}
 }
+
+// TestEvaluateRunsEveryCompiledProfile: the interpreter the backend checks
+// programs with covers every instruction libseccomp emits for plugbox's
+// profiles, on every native number and a spread of arguments.
+func TestEvaluateRunsEveryCompiledProfile(t *testing.T) {
+	arch, err := NativeAuditArch()
+	if err != nil {
+		t.Skip(err)
+	}
+	for name, s := range profiles(t) {
+		prog, err := Program(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for nr := int32(0); nr < 480; nr++ {
+			for _, v := range []uint64{0, 1, afInet, 1 << 32, ^uint64(0)} {
+				if _, err := Evaluate(prog, SeccompData{Nr: nr, Arch: arch, Args: [6]uint64{v, v, v, v, v, v}}); err != nil {
+					t.Fatalf("%s: nr %d args %#x: %v", name, nr, v, err)
+				}
+			}
+		}
+	}
+}

@@ -380,7 +380,7 @@ func TestShimHandsTheListenerToTheMonitor(t *testing.T) {
 	served := make(chan error, 1)
 	out, stderr, code := shimRun{cfg: cfg, files: []*os.File{shimEnd}, env: probe("getpid"), started: func(t testing.TB, pid int) {
 		shimEnd.Close()
-		go func() { served <- answerOne(own, pid, 4242) }()
+		go func() { served <- answerAll(own, pid, 4242) }()
 	}}.run(t)
 	if err := <-served; err != nil {
 		t.Fatal(err)
@@ -390,31 +390,43 @@ func TestShimHandsTheListenerToTheMonitor(t *testing.T) {
 	}
 }
 
-// answerOne acquires the listener and answers one notification from pid
-// with val.
-func answerOne(sock *os.File, pid int, val int64) error {
+// answerAll acquires the listener and answers every notification (the
+// plugin's getpid; the Go runtime may call it too) with val until the
+// plugin is gone, checking that each comes from one of pid's threads.
+func answerAll(sock *os.File, pid int, val int64) error {
 	listener, err := monitor.AcquireListener(sock)
 	if err != nil {
 		return err
 	}
 	defer unix.Close(listener)
-	// struct seccomp_notif: id u64, pid u32, flags u32, data (64 bytes).
-	var req [80]byte
-	if _, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(listener), unix.SECCOMP_IOCTL_NOTIF_RECV, uintptr(unsafe.Pointer(&req[0]))); e != 0 {
-		return fmt.Errorf("SECCOMP_IOCTL_NOTIF_RECV: %w", e)
+	for {
+		fds := []unix.PollFd{{Fd: int32(listener), Events: unix.POLLIN}}
+		if _, err := unix.Poll(fds, 20000); err != nil && !errors.Is(err, unix.EINTR) {
+			return err
+		}
+		if fds[0].Revents&unix.POLLIN == 0 {
+			return nil // POLLHUP: the plugin has exited
+		}
+		// struct seccomp_notif: id u64, pid u32, flags u32, data (64 bytes).
+		var req [80]byte
+		if _, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(listener), unix.SECCOMP_IOCTL_NOTIF_RECV, uintptr(unsafe.Pointer(&req[0]))); e != 0 {
+			if e == unix.ENOENT || e == unix.EINTR {
+				continue
+			}
+			return fmt.Errorf("SECCOMP_IOCTL_NOTIF_RECV: %w", e)
+		}
+		// The notification names the calling thread.
+		if got := binary.NativeEndian.Uint32(req[8:]); !exists(fmt.Sprintf("/proc/%d/task/%d", pid, got)) {
+			return fmt.Errorf("notification from thread %d, which is not one of the plugin's (pid %d)", got, pid)
+		}
+		// struct seccomp_notif_resp: id u64, val s64, error s32, flags u32.
+		var resp [24]byte
+		copy(resp[:8], req[:8])
+		binary.NativeEndian.PutUint64(resp[8:], uint64(val))
+		if _, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(listener), unix.SECCOMP_IOCTL_NOTIF_SEND, uintptr(unsafe.Pointer(&resp[0]))); e != 0 && e != unix.ENOENT {
+			return fmt.Errorf("SECCOMP_IOCTL_NOTIF_SEND: %w", e)
+		}
 	}
-	// The notification names the calling thread.
-	if got := binary.NativeEndian.Uint32(req[8:]); !exists(fmt.Sprintf("/proc/%d/task/%d", pid, got)) {
-		return fmt.Errorf("notification from thread %d, which is not one of the plugin's (pid %d)", got, pid)
-	}
-	// struct seccomp_notif_resp: id u64, val s64, error s32, flags u32.
-	var resp [24]byte
-	copy(resp[:8], req[:8])
-	binary.NativeEndian.PutUint64(resp[8:], uint64(val))
-	if _, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(listener), unix.SECCOMP_IOCTL_NOTIF_SEND, uintptr(unsafe.Pointer(&resp[0]))); e != 0 {
-		return fmt.Errorf("SECCOMP_IOCTL_NOTIF_SEND: %w", e)
-	}
-	return nil
 }
 
 // TestShimWaitsNonDumpableForTheMonitor follows the handover step by step:

@@ -66,6 +66,7 @@ enum {
 #define EINTR 4
 #define EBADF 9
 #define EACCES 13
+#define EMFILE 24
 #define ENOENT 2
 #define SECCOMP_SET_MODE_FILTER 1
 #define SECCOMP_FILTER_FLAG_NEW_LISTENER 8u
@@ -692,7 +693,10 @@ static void seccomp(const struct config *c)
 	}
 	r = sys3(NR_seccomp, SECCOMP_SET_MODE_FILTER, c->seccomp_flags, &prog);
 	if (r < 0)
-		fail("seccomp", r == -EACCES ? "seccomp(SECCOMP_SET_MODE_FILTER) (process.noNewPrivileges must be true)" : "seccomp(SECCOMP_SET_MODE_FILTER)", -r);
+		fail("seccomp", r == -EACCES ? "seccomp(SECCOMP_SET_MODE_FILTER) (process.noNewPrivileges must be true)"
+				: r == -EMFILE ? "seccomp(SECCOMP_SET_MODE_FILTER) (process.rlimits RLIMIT_NOFILE leaves no descriptor for the listener)"
+					       : "seccomp(SECCOMP_SET_MODE_FILTER)",
+		     -r);
 	if (!listen)
 		return;
 	/* From here on the plugin's filter applies. The monitor takes the
