@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -174,30 +175,86 @@ func TestPluginRunsUnderTheContainersRlimits(t *testing.T) {
 	m := manifest{Name: "rlimits", Command: []string{"/bin/busybox", "sh", "-c", "echo PROBE as $(ulimit -v); echo PROBE stack $(ulimit -s)"},
 		Syscalls: []string{"base", "fs-read", "process"}}
 	b := initBundle(t, plugbox, work, "rlimits", "/bin/busybox", m)
-	cfgPath := filepath.Join(b.dir, "config.json")
-	var cfg map[string]any
-	data, err := os.ReadFile(cfgPath)
-	if err == nil {
-		err = json.Unmarshal(data, &cfg)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	proc := cfg["process"].(map[string]any)
-	rl, _ := proc["rlimits"].([]any)
-	proc["rlimits"] = append(rl,
-		map[string]any{"type": "RLIMIT_AS", "soft": 1 << 30, "hard": 1 << 30},
-		map[string]any{"type": "RLIMIT_STACK", "soft": 9 << 30, "hard": 9 << 30})
-	if data, err = json.MarshalIndent(cfg, "", "  "); err == nil {
-		err = os.WriteFile(cfgPath, data, 0o644)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	editConfig(t, filepath.Join(b.dir, "config.json"), func(cfg map[string]any) {
+		proc := cfg["process"].(map[string]any)
+		rl, _ := proc["rlimits"].([]any)
+		proc["rlimits"] = append(rl,
+			map[string]any{"type": "RLIMIT_AS", "soft": 1 << 30, "hard": 1 << 30},
+			map[string]any{"type": "RLIMIT_STACK", "soft": 9 << 30, "hard": 9 << 30})
+	})
 	r := b.run(t, fmt.Sprintf("plugbox-shim-%d-rlimits", os.Getpid()))
 	if r.err != nil {
 		t.Fatalf("the plugin did not run under RLIMIT_AS 1G and RLIMIT_STACK 9G: %v\n%s", r.err, r.stderr)
 	}
 	want(t, r, "as", "1048576 (KiB)", is("1048576"))
 	want(t, r, "stack", "9437184 (KiB)", is("9437184"))
+}
+
+// TestShimKeepsTheProfilesDenialsOfItsOwnCalls is the attack on the old
+// shim's withShimCalls, which turned any deny rule for the 17 calls it made
+// itself (getpid, madvise, mmap ...) into an unconditional allow whenever
+// the monitor was on: a hand-edited authored profile that denies getpid
+// must deny it, with the monitor as without.
+func TestShimKeepsTheProfilesDenialsOfItsOwnCalls(t *testing.T) {
+	plugbox := plugboxBinary(t)
+	getpid := map[string]int{"amd64": 39, "arm64": 172}[runtime.GOARCH]
+	if getpid == 0 {
+		t.Skipf("getpid's number on %s is not in this test", runtime.GOARCH)
+	}
+	work := workDir(t)
+	attack := buildAttack(t, work)
+	m := manifest{Name: "denygetpid", Command: []string{"/attack", "syscall", strconv.Itoa(getpid)},
+		Syscalls: attackSyscalls, Limits: map[string]any{"pids": 32, "memory": "64M"}}
+	b := initBundle(t, plugbox, work, "denygetpid", attack, m)
+	editConfig(t, filepath.Join(b.dir, "config.json"), func(cfg map[string]any) {
+		sc := cfg["linux"].(map[string]any)["seccomp"].(map[string]any)
+		var rules []any
+		for _, r := range sc["syscalls"].([]any) {
+			rule := r.(map[string]any)
+			var names []any
+			for _, n := range rule["names"].([]any) {
+				if n != "getpid" {
+					names = append(names, n)
+				}
+			}
+			if len(names) > 0 {
+				rule["names"] = names
+				rules = append(rules, rule)
+			}
+		}
+		sc["syscalls"] = append(rules, map[string]any{"names": []string{"getpid"}, "action": "SCMP_ACT_ERRNO"})
+		if cfg["annotations"].(map[string]any)["org.plugbox.monitor"] != "violations" {
+			t.Fatal("the authored bundle has no monitor: the test needs it")
+		}
+	})
+	id := fmt.Sprintf("plugbox-shim-%d-denygetpid", os.Getpid())
+	r := b.keptRun(t, id)
+	want(t, r, "syscall."+strconv.Itoa(getpid), "denied EPERM", is("denied EPERM"))
+	var logged bool
+	for _, c := range b.violations(t, id) {
+		logged = logged || c.Syscall == "getpid"
+	}
+	if !logged {
+		t.Error("the denied getpid is not in the violation log")
+	}
+}
+
+// editConfig rewrites a bundle's config.json through edit.
+func editConfig(t *testing.T, path string, edit func(map[string]any)) {
+	t.Helper()
+	var cfg map[string]any
+	data, err := os.ReadFile(path)
+	if err == nil {
+		err = json.Unmarshal(data, &cfg)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	edit(cfg)
+	if data, err = json.MarshalIndent(cfg, "", "  "); err == nil {
+		err = os.WriteFile(path, data, 0o644)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
 }
