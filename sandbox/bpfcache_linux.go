@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"sync"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -57,7 +58,33 @@ func compileCached(root string, profile *specs.LinuxSeccomp) ([]byte, error) {
 	if err := atomicfile.Write(path, entry, 0o600); err != nil {
 		return nil, fmt.Errorf("seccomp program cache: %w", err)
 	}
+	trimCache(dir)
 	return prog, nil
+}
+
+// bpfCacheMax bounds the cache: past it, a miss removes the least recently
+// written half (entries of older plugbox builds never hit again).
+const bpfCacheMax = 256
+
+func trimCache(dir string) {
+	entries, err := os.ReadDir(dir)
+	if err != nil || len(entries) <= bpfCacheMax {
+		return
+	}
+	type aged struct {
+		name string
+		mod  int64
+	}
+	var files []aged
+	for _, e := range entries {
+		if info, err := e.Info(); err == nil && info.Mode().IsRegular() {
+			files = append(files, aged{e.Name(), info.ModTime().UnixNano()})
+		}
+	}
+	sort.Slice(files, func(i, j int) bool { return files[i].mod < files[j].mod })
+	for _, f := range files[:len(files)/2] {
+		_ = os.Remove(filepath.Join(dir, f.name))
+	}
 }
 
 func compile(profile *specs.LinuxSeccomp) ([]byte, error) {
