@@ -74,7 +74,7 @@ func (b *linuxBackend) Create(opts CreateOptions) (Container, error) {
 			return nil, fmt.Errorf("create %s: an unprivileged user needs a user namespace, and this host forbids it: %s", opts.ID, fix)
 		}
 	}
-	layers, err := planLayers(opts)
+	layers, err := planLayers(opts, b.root)
 	if err != nil {
 		return nil, err
 	}
@@ -261,12 +261,9 @@ func newProcess(p *specs.Process) (*libcontainer.Process, error) {
 	for _, g := range p.User.AdditionalGids {
 		lp.AdditionalGroups = append(lp.AdditionalGroups, int(g))
 	}
-	for _, r := range p.Rlimits {
-		kind, ok := rlimitNames[r.Type]
-		if !ok {
-			return nil, fmt.Errorf("config.json: process.rlimits: unknown type %q (use names like RLIMIT_NOFILE)", r.Type)
-		}
-		lp.Rlimits = append(lp.Rlimits, configs.Rlimit{Type: kind, Hard: r.Hard, Soft: r.Soft})
+	var err error
+	if lp.Rlimits, err = rlimitsOf(p); err != nil {
+		return nil, err
 	}
 	return lp, nil
 }

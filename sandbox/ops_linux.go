@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"os/user"
-	"path/filepath"
 	"strconv"
 	"syscall"
 
@@ -56,7 +55,7 @@ func (lc *linuxContainer) Exec(opts ExecOptions) (Process, error) {
 	if (!opts.Detach || !opts.Process.Terminal) && opts.ConsoleSocket != "" {
 		return nil, errors.New(`exec --console-socket needs --tty and --detach`)
 	}
-	plan, err := execPlan(lc.backend.root, lc.ID())
+	plan, err := execPlan(lc.backend.root, lc.ID(), opts.Process)
 	if err != nil {
 		return nil, err
 	}
@@ -82,11 +81,8 @@ func (lc *linuxContainer) Exec(opts ExecOptions) (Process, error) {
 		}
 		process.ExtraFiles = append(process.ExtraFiles, f)
 	}
-	if plan.shim != nil {
-		plan.shim.Args = opts.Process.Args
-		if err := plan.adjustProcess(process, lc.backend.root, lc.ID()); err != nil {
-			return nil, err
-		}
+	if err := plan.adjustProcess(process, lc.backend.root, lc.ID()); err != nil {
+		return nil, err
 	}
 	cleanup, err := setupStdio(process, stdioOptions{
 		Stdin: opts.Stdin, Stdout: opts.Stdout, Stderr: opts.Stderr,
@@ -131,23 +127,6 @@ func keepsSandboxPrivileges(p *specs.Process) error {
 		}
 	}
 	return nil
-}
-
-// execPlan rebuilds, from what create recorded, the layers an exec'd
-// process of the container gets.
-func execPlan(root, id string) (*layerPlan, error) {
-	var rec layerRecord
-	if err := ReadLayerRecord(filepath.Join(root, id), &rec); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("exec %s: read plugbox's record of its layers: %w", id, err)
-	}
-	plan := &layerPlan{enforced: rec.Layers}
-	if rec.Shim != nil {
-		shim := *rec.Shim
-		shim.NotifyFD = -1
-		plan.shim = &shim
-		plan.monitor = rec.MonitorMode
-	}
-	return plan, nil
 }
 
 // execProcess is a process started by Exec.
