@@ -109,6 +109,10 @@ type Limits struct {
 	OpenFiles uint64 `json:"openFiles,omitempty"`
 	// Timeout is the wall-clock limit as a Go duration (default "60s").
 	Timeout string `json:"timeout,omitempty"`
+	// FileSize is RLIMIT_FSIZE, the largest file the plugin may write
+	// (default: no limit). It bounds each file, not the disk a plugin fills
+	// in its write paths: see rlimits.
+	FileSize ByteSize `json:"fileSize,omitempty"`
 }
 
 // ByteSize is a size in bytes that decodes from a JSON number or from a
@@ -202,7 +206,7 @@ func (b *ByteSize) UnmarshalJSON(data []byte) error {
 }
 
 // manifestFields lists plugin.json's keys for unknown-field messages.
-const manifestFields = "name, command, cwd, env, read, write, network, syscalls, extraSyscalls, onViolation, seccompSpecAllow, landlock, limits{memory, tmp, pids, cpus, openFiles, timeout}, fds, uid, gid"
+const manifestFields = "name, command, cwd, env, read, write, network, syscalls, extraSyscalls, onViolation, seccompSpecAllow, landlock, limits{memory, tmp, pids, cpus, openFiles, timeout, fileSize}, fds, uid, gid"
 
 // LoadManifest reads and strictly decodes a plugin.json, then validates it
 // (including that its read and write paths exist on this host).
@@ -228,6 +232,9 @@ func LoadManifest(path string) (*Manifest, error) {
 // used in messages. Syntax, type and size errors report line and column,
 // and unknown fields are refused so a misspelled limit is never ignored.
 func DecodeManifest(name string, data []byte) (*Manifest, error) {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, fmt.Errorf("%s is empty: write a JSON object such as {\"name\": \"plugin\", \"command\": [\"/bin/plugin\"]}", name)
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	var m Manifest
@@ -470,6 +477,19 @@ func (l *Limits) validate() error {
 		if err != nil || d <= 0 {
 			return fmt.Errorf(`limits.timeout %q is not a positive Go duration: write e.g. "30s" or "5m"`, l.Timeout)
 		}
+	}
+	if l.FileSize < 0 {
+		return fmt.Errorf(`limits.fileSize %s must not be negative`, l.FileSize)
+	}
+	memory, tmp := l.Memory, l.Tmp
+	if memory == 0 {
+		memory = DefaultMemory
+	}
+	if tmp == 0 {
+		tmp = DefaultTmp
+	}
+	if tmp > memory {
+		return fmt.Errorf(`limits.tmp %s is larger than limits.memory %s: files in /tmp are charged to the memory limit, so the plugin would be killed by the OOM killer before /tmp is full; lower "tmp" or raise "memory"`, tmp, memory)
 	}
 	return nil
 }

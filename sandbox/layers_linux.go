@@ -73,6 +73,9 @@ func planLayers(opts CreateOptions) (*layerPlan, error) {
 	if err := checkRootfsReachable(opts.Bundle, spec); err != nil {
 		return nil, err
 	}
+	if err := bundle.VerifyBinds(opts.Bundle, spec); err != nil {
+		return nil, err
+	}
 	policy, err := bundle.ParseLandlock(spec.Annotations)
 	if err != nil {
 		return nil, err
