@@ -343,5 +343,8 @@ func statNoFollow(p string) (fileID, error) {
 	if err := unix.Fstat(fd, &st); err != nil {
 		return fileID{}, err
 	}
+	if st.Mode&unix.S_IFMT == unix.S_IFLNK {
+		return fileID{}, unix.ELOOP // O_PATH|O_NOFOLLOW opened the link itself
+	}
 	return fileID{Dev: uint64(st.Dev), Ino: uint64(st.Ino), Dir: st.Mode&unix.S_IFMT == unix.S_IFDIR}, nil
 }
