@@ -86,6 +86,14 @@ type Manifest struct {
 	// FDs names the descriptors the host passes from fd 3 on, exported as
 	// LISTEN_FDS / LISTEN_FDNAMES (sd_listen_fds(3) convention).
 	FDs []string `json:"fds,omitempty"`
+	// ReadableExecutable installs the plugin executable readable (0555)
+	// instead of execute-only (0111). Execute-only keeps the plugin
+	// non-dumpable after execve: no other process of its uid may ptrace it
+	// or read its memory, but it cannot read its own executable
+	// (/proc/self/exe, as self-extracting programs do) and its own
+	// /proc/self files that only their owner may use (environ, mem, comm and
+	// oom_score_adj for writing) belong to root. Set it for such plugins.
+	ReadableExecutable bool `json:"readableExecutable,omitempty"`
 	// UID and GID are the plugin's ids inside the sandbox (default 1000;
 	// 0 is refused). A rootless caller can map only itself, so there the
 	// plugin runs as 0 of its own user namespace instead (see SpecOptions).
@@ -206,7 +214,7 @@ func (b *ByteSize) UnmarshalJSON(data []byte) error {
 }
 
 // manifestFields lists plugin.json's keys for unknown-field messages.
-const manifestFields = "name, command, cwd, env, read, write, network, syscalls, extraSyscalls, onViolation, seccompSpecAllow, landlock, limits{memory, tmp, pids, cpus, openFiles, timeout, fileSize}, fds, uid, gid"
+const manifestFields = "name, command, cwd, env, read, write, network, syscalls, extraSyscalls, onViolation, seccompSpecAllow, landlock, limits{memory, tmp, pids, cpus, openFiles, timeout, fileSize}, fds, readableExecutable, uid, gid"
 
 // LoadManifest reads and strictly decodes a plugin.json, then validates it
 // (including that its read and write paths exist on this host).

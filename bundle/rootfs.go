@@ -24,11 +24,12 @@ var mountpoints = []string{"/proc", "/dev", "/tmp", "/sys", "/etc"}
 // Modes of the installed plugin executable. An ELF program needs only the
 // execute bit: the kernel maps it, and a plugin that cannot read its own
 // executable stays non-dumpable after execve (no ptrace or /proc/PID/mem
-// from another process of its uid). A script must be readable by its
-// interpreter.
+// from another process of its uid; see Manifest.ReadableExecutable for
+// what it costs). A script must be readable by its interpreter.
 const (
 	elfProgramMode    = 0o111
-	scriptProgramMode = 0o555
+	readableMode      = 0o555
+	scriptProgramMode = readableMode
 )
 
 // InitOptions are the choices Init takes beyond the manifest.
@@ -66,7 +67,7 @@ func AssembleRootfs(rootfs, exe string) error {
 		return err
 	}
 	defer root.close()
-	err = newAssembler(root, true).assemble(prog, "/bin/"+filepath.Base(prog.path))
+	err = newAssembler(root, true).assemble(prog, "/bin/"+filepath.Base(prog.path), false)
 	if err == nil {
 		err = writeEtc(root, "plugin", DefaultUID, DefaultGID)
 	}
@@ -132,7 +133,7 @@ func Init(dir, exe string, m *Manifest, opts InitOptions) (err error) {
 		return fmt.Errorf("bundle init: %w", err)
 	}
 	defer root.close()
-	if err := newAssembler(root, !opts.AllowUntrustedFiles).assemble(prog, m.Command[0]); err != nil {
+	if err := newAssembler(root, !opts.AllowUntrustedFiles).assemble(prog, m.Command[0], m.ReadableExecutable); err != nil {
 		return fmt.Errorf("bundle init: %w", err)
 	}
 	uid, gid := spec.Process.User.UID, spec.Process.User.GID
@@ -406,8 +407,9 @@ func shebang(f io.ReaderAt) (interp string, script bool, err error) {
 
 // assembler copies the plugin and what it needs to run into a new rootfs:
 //
-//   - the caller's executable at its destination, mode 0111 (ELF) or 0555
-//     (script), owned by the caller;
+//   - the caller's executable at its destination, mode 0111 (ELF, unless
+//     the manifest asks for a readable one) or 0555 (script), owned by the
+//     caller;
 //   - for ELF: only the first PT_INTERP (the one the kernel uses), which
 //     must be an ELF shared object of the executable's class and machine,
 //     and every DT_NEEDED library, looked up by name only in the loader's
@@ -438,8 +440,9 @@ func newAssembler(root *dirTree, trusted bool) *assembler {
 	return &assembler{root: root, trusted: trusted, done: map[string]bool{}}
 }
 
-// assemble creates the standard mountpoints and installs p at dest.
-func (a *assembler) assemble(p *program, dest string) error {
+// assemble creates the standard mountpoints and installs p at dest,
+// execute-only unless readable (or a script).
+func (a *assembler) assemble(p *program, dest string, readable bool) error {
 	if err := validInsidePath("executable destination", dest); err != nil {
 		return err
 	}
@@ -454,8 +457,11 @@ func (a *assembler) assemble(p *program, dest string) error {
 		return err
 	}
 	mode := uint32(elfProgramMode)
-	if p.elf == nil {
+	switch {
+	case p.elf == nil:
 		mode = scriptProgramMode
+	case readable:
+		mode = readableMode
 	}
 	if err := a.root.mkdirAll(path.Dir(dest), 0o755); err != nil {
 		return err

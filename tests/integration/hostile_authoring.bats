@@ -276,6 +276,12 @@ nothing_copied() {
 	"$PLUGBOX" bundle init "$W/b" --exec "$PROGS/probe" --manifest "$W/plugin.json"
 	run -0 pb run --bundle "$W/b" "$(cid dump)"
 	[ "$output" = "dumpable=0 exe=Permission denied" ]
+	# The opt-out for plugins that read their own executable.
+	echo '{"name": "dump", "command": ["/bin/probe", "dumpable"], "syscalls": ["base", "fs-read", "threads"], "readableExecutable": true}' >"$W/plugin.json"
+	"$PLUGBOX" bundle init "$W/b2" --exec "$PROGS/probe" --manifest "$W/plugin.json"
+	[ "$(stat -c %a "$W/b2/rootfs/bin/probe")" = 555 ]
+	run -0 pb run --bundle "$W/b2" "$(cid readable)"
+	[ "$output" = "dumpable=1 exe=readable" ]
 }
 
 @test "the default groups grant no inotify instance (host root's are shared by every sandbox); group inotify does" {
