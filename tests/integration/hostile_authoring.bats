@@ -24,12 +24,20 @@ setup_file() {
 	#include <string.h>
 	#include <sys/inotify.h>
 	#include <sys/prctl.h>
-	/* probe dumpable: PR_GET_DUMPABLE and whether /proc/self/exe can be read.
+	/* probe dumpable: PR_GET_DUMPABLE, and whether the process may read its
+	   executable and its environ through /proc/self.
 	   probe inotify N: create up to N inotify instances, report how many. */
 	int main(int argc, char **argv) {
 		if (argc > 1 && strcmp(argv[1], "dumpable") == 0) {
-			int fd = open("/proc/self/exe", O_RDONLY);
-			printf("dumpable=%d exe=%s\n", prctl(PR_GET_DUMPABLE), fd < 0 ? strerror(errno) : "readable");
+			const char *what[] = {"exe", "environ"};
+			printf("dumpable=%d", prctl(PR_GET_DUMPABLE));
+			for (int i = 0; i < 2; i++) {
+				char p[64];
+				snprintf(p, sizeof p, "/proc/self/%s", what[i]);
+				int fd = open(p, O_RDONLY);
+				printf(" %s=%s", what[i], fd < 0 ? strerror(errno) : "ok");
+			}
+			printf("\n");
 			return 0;
 		}
 		if (argc > 2 && strcmp(argv[1], "inotify") == 0) {
@@ -271,17 +279,18 @@ nothing_copied() {
 @test "the plugin cannot read its own executable, so it stays non-dumpable (PR_GET_DUMPABLE)" {
 	# The control: on the host the same probe is dumpable and reads itself.
 	run -0 "$PROGS/probe" dumpable
-	[ "$output" = "dumpable=1 exe=readable" ]
+	[ "$output" = "dumpable=1 exe=ok environ=ok" ]
 	echo '{"name": "dump", "command": ["/bin/probe", "dumpable"], "syscalls": ["base", "fs-read", "threads"]}' >"$W/plugin.json"
 	"$PLUGBOX" bundle init "$W/b" --exec "$PROGS/probe" --manifest "$W/plugin.json"
 	run -0 pb run --bundle "$W/b" "$(cid dump)"
-	[ "$output" = "dumpable=0 exe=Permission denied" ]
+	# What it costs: the plugin's own owner-only /proc/self files are root's.
+	[ "$output" = "dumpable=0 exe=Permission denied environ=Permission denied" ]
 	# The opt-out for plugins that read their own executable.
 	echo '{"name": "dump", "command": ["/bin/probe", "dumpable"], "syscalls": ["base", "fs-read", "threads"], "readableExecutable": true}' >"$W/plugin.json"
 	"$PLUGBOX" bundle init "$W/b2" --exec "$PROGS/probe" --manifest "$W/plugin.json"
 	[ "$(stat -c %a "$W/b2/rootfs/bin/probe")" = 555 ]
 	run -0 pb run --bundle "$W/b2" "$(cid readable)"
-	[ "$output" = "dumpable=1 exe=readable" ]
+	[ "$output" = "dumpable=1 exe=ok environ=ok" ]
 }
 
 @test "the default groups grant no inotify instance (host root's are shared by every sandbox); group inotify does" {
