@@ -119,6 +119,7 @@ func Check(spec *specs.Spec, bundleDir string) []Finding {
 	c.linux()
 	c.mounts()
 	c.annotations()
+	c.binds(bundleDir)
 	c.descriptors()
 	c.hooks()
 	if bundleDir != "" && spec.Root != nil && spec.Root.Path != "" {
@@ -637,6 +638,14 @@ func socketBelow(dir string, limit int) string {
 		return nil
 	})
 	return found
+}
+
+// binds reports a read or write path that changed since bundle init
+// recorded it: create refuses such a bundle (VerifyBinds).
+func (c *checker) binds(bundleDir string) {
+	if err := VerifyBinds(bundleDir, c.spec); err != nil {
+		c.add(High, "annotations["+AnnotationBinds+"]", err.Error(), "restore the path, or re-author the bundle with 'plugbox bundle init'")
+	}
 }
 
 // descriptors warns about what passed descriptors can carry past the

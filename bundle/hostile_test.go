@@ -264,6 +264,9 @@ func TestVerifyBindsRefusesWhatChangedSinceInit(t *testing.T) {
 		t.Fatal(err)
 	}
 	step("another directory", "no longer the file bundle init checked")
+	if fs := Check(s, ""); !has(fs, High, "annotations["+AnnotationBinds+"]", "no longer the file bundle init checked") {
+		t.Errorf("check does not report the replaced write path:\n%s", render(fs))
+	}
 	os.Remove(out)
 	mustRename(t, out+".orig", out)
 	step("restored", "")

@@ -239,6 +239,8 @@ nothing_copied() {
 	mkdir "$W/out"
 	run -1 pb run --bundle "$W/b" "$(cid other)"
 	error_line "write path $W/out" "no longer the file bundle init checked"
+	run -1 "$PLUGBOX" check "$W/b"
+	[[ "$output" == *"HIGH annotations[org.plugbox.binds]: write path $W/out"*"no longer the file bundle init checked"* ]]
 	rmdir "$W/out"
 	mv "$W/out.orig" "$W/out"
 	run -0 pb run --bundle "$W/b" "$(cid after)"
