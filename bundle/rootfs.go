@@ -218,9 +218,9 @@ func makeBundleDir(dir string) (*bundleDir, error) {
 	return b, nil
 }
 
-// check verifies that the opened directory is the one looked up, and for a
-// directory Init did not create, that it is empty and only the caller can
-// write it.
+// check verifies that the opened directory is the one looked up, that
+// only the caller can write it and that it is empty (also for one Init has
+// just created: someone who could write its parent might have swapped it).
 func (b *bundleDir) check(looked fs.FileInfo) error {
 	var st unix.Stat_t
 	if err := unix.Fstat(b.tree.fd, &st); err != nil {
@@ -229,9 +229,6 @@ func (b *bundleDir) check(looked fs.FileInfo) error {
 	lst, ok := looked.Sys().(*unix.Stat_t)
 	if ok && (uint64(lst.Dev) != uint64(st.Dev) || uint64(lst.Ino) != uint64(st.Ino)) {
 		return fmt.Errorf("%s was replaced while bundle init opened it: choose a directory no one else can write", b.tree.name)
-	}
-	if b.created != "" {
-		return nil
 	}
 	if uid := os.Geteuid(); int(st.Uid) != uid {
 		return fmt.Errorf("%s is owned by uid %d, who could swap files in it while plugbox (uid %d) writes the bundle: pass a path that does not exist yet (bundle init creates it) or a directory you own", b.tree.name, st.Uid, uid)
