@@ -78,6 +78,9 @@ func planLayers(opts CreateOptions, root string) (*layerPlan, error) {
 	if err := checkRootfsReachable(opts.Bundle, spec); err != nil {
 		return nil, err
 	}
+	if err := bundle.VerifyBinds(opts.Bundle, spec); err != nil {
+		return nil, err
+	}
 	policy, err := bundle.ParseLandlock(spec.Annotations)
 	if err != nil {
 		return nil, err

@@ -46,7 +46,10 @@ func authoredBundle(t *testing.T, command ...string) (dir string, opts CreateOpt
 	m.Command = command
 	// fs-write: a write to /proc/self/comm is then Landlock's to refuse.
 	m.Syscalls = []string{"base", "fs-write", "process"}
-	if err := bundle.Init(dir, "/bin/busybox", m, bundle.SpecOptions{}); err != nil {
+	// Readable, so the process stays dumpable and owns /proc/self/comm:
+	// the control run writes it.
+	m.ReadableExecutable = true
+	if err := bundle.Init(dir, "/bin/busybox", m, bundle.InitOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	spec, err := bundle.Load(dir)
