@@ -25,10 +25,11 @@ var bundleCommand = &cli.Command{
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "exec", Usage: "host path of the plugin executable (required)"},
 			&cli.StringFlag{Name: "manifest", Aliases: []string{"m"}, Usage: "plugin manifest (plugin.json)"},
+			osFlag,
 		},
 		Action: func(ctx *cli.Context) error {
 			// Flags may also follow DIR, as in the documented usage.
-			args, err := interspersed(ctx, "exec", "manifest")
+			args, err := interspersed(ctx, "exec", "manifest", "os")
 			if err != nil {
 				return err
 			}
@@ -42,7 +43,7 @@ var bundleCommand = &cli.Command{
 			if err != nil {
 				return err
 			}
-			return bundle.Init(args[0], ctx.String("exec"), m, callerSpecOptions())
+			return initBundle(ctx.String("os"), args[0], ctx.String("exec"), m, callerSpecOptions())
 		},
 	}},
 }
