@@ -661,6 +661,9 @@ func (c *jailContainer) Signal(sig os.Signal, all bool) error {
 		return fmt.Errorf("kill %s: status is %s: %w", c.id, st.Status, ErrNotRunning)
 	}
 	pids := []int{st.Pid}
+	if all && jid == 0 {
+		return fmt.Errorf("kill %s: its jail is gone: %w", c.id, ErrNotRunning)
+	}
 	if all {
 		procs, err := c.b.sys.Processes()
 		if err != nil {

@@ -886,3 +886,56 @@ func TestJailWaitStatus(t *testing.T) {
 		t.Error("wait on a detached container succeeded")
 	}
 }
+
+// F17: teardown reports a failing process listing instead of going on to
+// unmount under processes that may still run; the state is kept for
+// another delete.
+func TestJailTeardownProcessListFails(t *testing.T) {
+	r := newRig(t)
+	spec := r.spec()
+	spec.Mounts = []specs.Mount{{Destination: "/tmp", Type: "tmpfs"}}
+	c, err := r.create("c1", spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.host.FailOn("sysctl kern.proc.proc", jail.EPERM)
+	err = c.Delete(true)
+	if err == nil || !strings.Contains(err.Error(), "list its processes after jail_remove") {
+		t.Fatalf("delete: %v", err)
+	}
+	if len(r.host.Mounts()) != 1 {
+		t.Errorf("unmounted while the jail's processes may run: %v", r.host.Mounts())
+	}
+	// The jail is gone now; a second delete finishes the job.
+	if err := c.Delete(true); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.host.Mounts()) != 0 {
+		t.Errorf("mounts left: %v", r.host.Mounts())
+	}
+}
+
+// kill and kill --all reach the init process and every process of the
+// container's own jail, found by name.
+func TestJailSignal(t *testing.T) {
+	r := newRig(t)
+	c, err := r.create("c1", r.spec())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.host.Procs = append(r.host.Procs, jail.Proc{PID: 5001, JID: 7}, jail.Proc{PID: 5002, JID: 8}, jail.Proc{PID: 5003, JID: 7, Stat: jail.StatZombie})
+	r.host.Reset()
+	if err := c.Signal(syscall.SIGTERM, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Signal(syscall.SIGKILL, true); err != nil {
+		t.Fatal(err)
+	}
+	diff(t, "kill", r.host.Calls(), []string{
+		`jail_get name="c1"`, "sysctl kern.proc.pid.4242", "kill 4242 15",
+		`jail_get name="c1"`, "sysctl kern.proc.pid.4242", "sysctl kern.proc.proc", "kill 4242 9", "kill 5001 9",
+	})
+	if pids, err := c.Processes(); err != nil || !reflect.DeepEqual(pids, []int{4242, 5001}) {
+		t.Errorf("ps %v %v", pids, err)
+	}
+}
