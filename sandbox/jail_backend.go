@@ -205,19 +205,19 @@ func (b *jailBackend) plan(opts CreateOptions) (*jailPlan, error) {
 		}
 	}
 	for i := 0; i < opts.PreserveFDs; i++ {
-		if err := checkPreservedFD(b.sys, 3+i); err != nil {
+		if err := jailCheckPreservedFD(b.sys, 3+i); err != nil {
 			return nil, fmt.Errorf("--preserve-fds %d: %w", opts.PreserveFDs, err)
 		}
 	}
 	return p, nil
 }
 
-// checkPreservedFD refuses a descriptor the caller did not pass: one that
+// jailCheckPreservedFD refuses a descriptor the caller did not pass: one that
 // is not open, or is close-on-exec (plugbox's own, such as its state
 // directory lock, which would land on the plugin's fd 3), a directory or
 // an O_PATH descriptor (fchdir and ".." from either reach the host's
 // tree: jail_attach does not refuse open directories).
-func checkPreservedFD(sys jail.Sys, fd int) error {
+func jailCheckPreservedFD(sys jail.Sys, fd int) error {
 	flags, err := sys.FDFlags(fd)
 	if err != nil {
 		return fmt.Errorf("descriptor %d is not open in the calling process; pass it, or lower --preserve-fds", fd)
@@ -718,10 +718,10 @@ func (c *jailContainer) Processes() ([]int, error) {
 	return jail.InJail(procs, jid), nil
 }
 
-// forwardedSignals are passed on to a foreground container's process: it
+// jailForwardedSignals are passed on to a foreground container's process: it
 // runs in a session of its own (so it cannot reach the caller's terminal),
 // where the terminal's SIGINT and friends do not arrive by themselves.
-var forwardedSignals = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT}
+var jailForwardedSignals = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT}
 
 // Wait waits for the container process and returns its exit code, or
 // 128+N when signal N killed it, passing SIGINT, SIGTERM, SIGHUP and
@@ -731,7 +731,7 @@ func (c *jailContainer) Wait() (int, error) {
 		return -1, fmt.Errorf("wait %s: only the process that created a foreground container can wait for it", c.id)
 	}
 	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, forwardedSignals...)
+	signal.Notify(sigs, jailForwardedSignals...)
 	defer signal.Stop(sigs)
 	done := make(chan struct{})
 	defer close(done)

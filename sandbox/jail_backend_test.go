@@ -28,10 +28,10 @@ import (
 // arguments, in order. The helper runs in-process, on its own Fake, when
 // the backend "starts" it.
 
-const helperPid = 4242
+const jailHelperPid = 4242
 
-// rig is a state root, a bundle and the two fakes.
-type rig struct {
+// jailRig is a state root, a bundle and the two fakes.
+type jailRig struct {
 	t      *testing.T
 	host   *jailtest.Fake
 	helper *jailtest.Fake
@@ -44,9 +44,9 @@ type rig struct {
 	proc       *jailtest.Process
 }
 
-func newRig(t *testing.T) *rig {
+func newJailRig(t *testing.T) *jailRig {
 	t.Helper()
-	r := &rig{t: t, host: jailtest.New(), helper: jailtest.New(), helperDone: make(chan error, 1)}
+	r := &jailRig{t: t, host: jailtest.New(), helper: jailtest.New(), helperDone: make(chan error, 1)}
 	r.host.NextJID = 7
 	b, err := newJailBackend(filepath.Join(t.TempDir(), "state"), r.host)
 	if err != nil {
@@ -77,7 +77,7 @@ func newRig(t *testing.T) *rig {
 // start plays the forked helper: it runs jailInit on the helper fake with
 // copies of the pipe ends the child would have inherited, and joins the
 // newest jail in the host's process table.
-func (r *rig) start(cmd *exec.Cmd) (jail.Process, error) {
+func (r *jailRig) start(cmd *exec.Cmd) (jail.Process, error) {
 	n := len(cmd.ExtraFiles)
 	dup := func(f *os.File) *os.File {
 		fd, err := syscall.Dup(int(f.Fd()))
@@ -87,8 +87,8 @@ func (r *rig) start(cmd *exec.Cmd) (jail.Process, error) {
 		return os.NewFile(uintptr(fd), f.Name())
 	}
 	cfgR, syncW := dup(cmd.ExtraFiles[n-2]), dup(cmd.ExtraFiles[n-1])
-	r.proc = jailtest.NewProcess(helperPid)
-	r.host.Procs = append(r.host.Procs, jail.Proc{PID: helperPid, JID: r.host.NextJID - 1})
+	r.proc = jailtest.NewProcess(jailHelperPid)
+	r.host.Procs = append(r.host.Procs, jail.Proc{PID: jailHelperPid, JID: r.host.NextJID - 1})
 	go func() {
 		err := jailInit(r.helper, cfgR, syncW)
 		r.helperDone <- err
@@ -98,7 +98,7 @@ func (r *rig) start(cmd *exec.Cmd) (jail.Process, error) {
 }
 
 // spec is a minimal valid config.json for the rig's bundle.
-func (r *rig) spec() *specs.Spec {
+func (r *jailRig) spec() *specs.Spec {
 	return &specs.Spec{
 		Version: specs.Version,
 		Root:    &specs.Root{Path: "rootfs"},
@@ -109,7 +109,7 @@ func (r *rig) spec() *specs.Spec {
 	}
 }
 
-func (r *rig) create(id string, spec *specs.Spec, mod ...func(*CreateOptions)) (Container, error) {
+func (r *jailRig) create(id string, spec *specs.Spec, mod ...func(*CreateOptions)) (Container, error) {
 	opts := CreateOptions{ID: id, Bundle: r.bundle, Spec: spec}
 	for _, m := range mod {
 		m(&opts)
@@ -118,7 +118,7 @@ func (r *rig) create(id string, spec *specs.Spec, mod ...func(*CreateOptions)) (
 }
 
 // jailSet renders the jail_set call plugbox makes for spec.
-func (r *rig) jailSet(id string, spec *specs.Spec, o jail.Options) string {
+func (r *jailRig) jailSet(id string, spec *specs.Spec, o jail.Options) string {
 	ps, err := jail.Params(id, r.rootfs, spec, o)
 	if err != nil {
 		r.t.Fatal(err)
@@ -127,7 +127,7 @@ func (r *rig) jailSet(id string, spec *specs.Spec, o jail.Options) string {
 }
 
 // waitHelper returns what the helper returned after start.
-func (r *rig) waitHelper() error {
+func (r *jailRig) waitHelper() error {
 	select {
 	case err := <-r.helperDone:
 		return err
@@ -137,7 +137,7 @@ func (r *rig) waitHelper() error {
 	}
 }
 
-func diff(t *testing.T, what string, got, want []string) {
+func jailDiff(t *testing.T, what string, got, want []string) {
 	t.Helper()
 	if reflect.DeepEqual(got, want) {
 		return
@@ -160,7 +160,7 @@ func diff(t *testing.T, what string, got, want []string) {
 	t.Errorf("%s calls differ:\n%s", what, b.String())
 }
 
-func i64p(v int64) *int64 { return &v }
+func jailI64(v int64) *int64 { return &v }
 
 // The whole life of a container without Capsicum: the exact host calls of
 // create (devfs ruleset check, mounts each checked with statfs, jail_set,
@@ -168,7 +168,7 @@ func i64p(v int64) *int64 { return &v }
 // the helper's (limits, credentials around jail_attach, cwd,
 // PROC_NO_NEW_PRIVS_CTL, lookup), start's exec, and delete in reverse.
 func TestJailLifecycle(t *testing.T) {
-	r := newRig(t)
+	r := newJailRig(t)
 	spec := r.spec()
 	spec.Root.Readonly = true
 	spec.Process.NoNewPrivileges = true
@@ -178,7 +178,7 @@ func TestJailLifecycle(t *testing.T) {
 		{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "noexec", "size=1m"}},
 	}
 	spec.Linux = &specs.Linux{Resources: &specs.LinuxResources{
-		Memory: &specs.LinuxMemory{Limit: i64p(256 << 20)}, Pids: &specs.LinuxPids{Limit: i64p(64)},
+		Memory: &specs.LinuxMemory{Limit: jailI64(256 << 20)}, Pids: &specs.LinuxPids{Limit: jailI64(64)},
 	}}
 	// F2: vnet "inherit" with addresses; the fake refuses a vnet parameter
 	// next to ip4/ip6 as kern_jail_set does.
@@ -189,7 +189,7 @@ func TestJailLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	root := r.rootfs
-	diff(t, "create (host)", r.host.Calls(), []string{
+	jailDiff(t, "create (host)", r.host.Calls(), []string{
 		"devfs_rules 4", "devfs_rules 1", "devfs_rules 2", "devfs_rules 3",
 		fmt.Sprintf(`nmount flags=0x1 fstype="nullfs" fspath="%s" target="%s"`, root, root),
 		"statfs " + root,
@@ -202,7 +202,7 @@ func TestJailLifecycle(t *testing.T) {
 		"rctl_add_rule jail:c1:memoryuse:deny=268435456",
 		"start /usr/local/bin/plugbox jail-init fds=5 setsid=true",
 	})
-	diff(t, "create (helper)", r.helper.Calls(), []string{
+	jailDiff(t, "create (helper)", r.helper.Calls(), []string{
 		"setrlimit 8 256 256",
 		"setgroups [1000]", "setresgid 1000 1000 1000", "setresuid 1000 0 0",
 		"jail_attach 7", "setresuid 1000 1000 1000",
@@ -210,7 +210,7 @@ func TestJailLifecycle(t *testing.T) {
 		"procctl 19 1", // F7: PROC_NO_NEW_PRIVS_CTL, PROC_NO_NEW_PRIVS_ENABLE
 		"executable /bin/plugin",
 	})
-	if st, err := c.State(); err != nil || st.Status != StatusCreated || st.Pid != helperPid {
+	if st, err := c.State(); err != nil || st.Status != StatusCreated || st.Pid != jailHelperPid {
 		t.Fatalf("state %+v %v", st, err)
 	}
 	r.host.Reset()
@@ -221,7 +221,7 @@ func TestJailLifecycle(t *testing.T) {
 	if err := r.waitHelper(); !errors.Is(err, jailtest.ErrExeced) {
 		t.Fatalf("helper: %v", err)
 	}
-	diff(t, "start (helper)", r.helper.Calls(), []string{
+	jailDiff(t, "start (helper)", r.helper.Calls(), []string{
 		"close_range 3 flags=0x4",
 		`execve /bin/plugin ["/bin/plugin"] env=["PATH=/bin"]`,
 	})
@@ -237,7 +237,7 @@ func TestJailLifecycle(t *testing.T) {
 	for _, m := range []struct{ target, fsid string }{{root, "FSID:100:58"}, {root + "/dev", "FSID:101:58"}, {root + "/tmp", "FSID:102:58"}} {
 		mounts[m.target] = m.fsid
 	}
-	diff(t, "delete", r.host.Calls(), []string{
+	jailDiff(t, "delete", r.host.Calls(), []string{
 		`jail_get name="c1"`, "sysctl kern.proc.pid.4242", // current(): the jail by name, then the pid in it
 		`jail_get name="c1"`, "jail_remove 7", "sysctl kern.proc.proc",
 		"rctl_remove_rule jail:c1:memoryuse:deny", "rctl_remove_rule jail:c1:maxproc:deny",
@@ -257,7 +257,7 @@ func TestJailLifecycle(t *testing.T) {
 // state root) leaves that jail alone: plugbox never looks it up, let
 // alone removes it; its own mounts come off in reverse.
 func TestJailCreateFailsAtJailSet(t *testing.T) {
-	r := newRig(t)
+	r := newJailRig(t)
 	r.host.Jails["c1"] = &jail.JailInfo{JID: 3, Path: r.rootfs}
 	spec := r.spec()
 	spec.Mounts = []specs.Mount{{Destination: "/tmp", Type: "tmpfs"}}
@@ -266,7 +266,7 @@ func TestJailCreateFailsAtJailSet(t *testing.T) {
 		t.Fatalf("create: %v", err)
 	}
 	root := r.rootfs
-	diff(t, "create", r.host.Calls(), []string{
+	jailDiff(t, "create", r.host.Calls(), []string{
 		fmt.Sprintf(`nmount flags=0x0 fstype="tmpfs" fspath="%s/tmp" from="tmpfs"`, root),
 		"statfs " + root + "/tmp",
 		r.jailSet("c1", spec, jail.Options{}),
@@ -284,7 +284,7 @@ func TestJailCreateFailsAtJailSet(t *testing.T) {
 // fails with the fix, after removing the jail it made; nothing is dropped
 // silently.
 func TestJailCreateRacctDisabled(t *testing.T) {
-	r := newRig(t)
+	r := newJailRig(t)
 	r.host.RacctDisabled = true
 	spec := r.spec()
 	spec.Annotations = map[string]string{bundle.AnnotationRctl: "maxproc:deny=10"}
@@ -292,7 +292,7 @@ func TestJailCreateRacctDisabled(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "kern.racct.enable=1") {
 		t.Fatalf("create: %v", err)
 	}
-	diff(t, "create", r.host.Calls(), []string{
+	jailDiff(t, "create", r.host.Calls(), []string{
 		r.jailSet("c1", spec, jail.Options{}),
 		"rctl_add_rule jail:c1:maxproc:deny=10",
 		`jail_get name="c1"`, "jail_remove 7", "sysctl kern.proc.proc",
@@ -305,7 +305,7 @@ func TestJailCreateRacctDisabled(t *testing.T) {
 // F8: a limit without an rctl equivalent fails create before any side
 // effect, as an unsupported feature.
 func TestJailRefusesUnmappableResources(t *testing.T) {
-	r := newRig(t)
+	r := newJailRig(t)
 	spec := r.spec()
 	shares := uint64(512)
 	spec.Linux = &specs.Linux{Resources: &specs.LinuxResources{CPU: &specs.LinuxCPU{Shares: &shares}}}
@@ -321,7 +321,7 @@ func TestJailRefusesUnmappableResources(t *testing.T) {
 // F5: after a reboot the stored jid belongs to another jail. delete and
 // kill --all look the jail up by name and leave the other one alone.
 func TestJailStaleJidAfterReboot(t *testing.T) {
-	r := newRig(t)
+	r := newJailRig(t)
 	spec := r.spec()
 	spec.Mounts = []specs.Mount{{Destination: "/tmp", Type: "tmpfs"}}
 	c, err := r.create("c1", spec, func(o *CreateOptions) { o.Foreground = true })
@@ -335,7 +335,7 @@ func TestJailStaleJidAfterReboot(t *testing.T) {
 	for _, m := range r.host.Mounts() {
 		r.host.Unmount(m.FSID, 0)
 	}
-	r.host.Procs = []jail.Proc{{PID: helperPid, JID: 7}, {PID: 5000, JID: 7}}
+	r.host.Procs = []jail.Proc{{PID: jailHelperPid, JID: 7}, {PID: 5000, JID: 7}}
 	r.host.Reset()
 
 	st, err := c.State()
@@ -359,7 +359,7 @@ func TestJailStaleJidAfterReboot(t *testing.T) {
 
 	// The same name reused by a jail with another jid or path is not ours
 	// either.
-	r2 := newRig(t)
+	r2 := newJailRig(t)
 	c2, err := r2.create("c2", r2.spec())
 	if err != nil {
 		t.Fatal(err)
@@ -377,7 +377,7 @@ func TestJailStaleJidAfterReboot(t *testing.T) {
 // delete finds it by name and path and removes it (and a re-create would
 // not fail with EEXIST).
 func TestJailCrashInsideJailSet(t *testing.T) {
-	r := newRig(t)
+	r := newJailRig(t)
 	dir := filepath.Join(r.b.root, "c1")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		t.Fatal(err)
@@ -394,7 +394,7 @@ func TestJailCrashInsideJailSet(t *testing.T) {
 	if err := c.Delete(false); err != nil {
 		t.Fatal(err)
 	}
-	diff(t, "delete", r.host.Calls(), []string{`jail_get name="c1"`, `jail_get name="c1"`, "jail_remove 12", "sysctl kern.proc.proc"})
+	jailDiff(t, "delete", r.host.Calls(), []string{`jail_get name="c1"`, `jail_get name="c1"`, "jail_remove 12", "sysctl kern.proc.proc"})
 }
 
 // F6: --preserve-fds passes only descriptors the caller opened: not one
@@ -413,7 +413,7 @@ func TestJailPreservedFDs(t *testing.T) {
 		{"O_PATH", &jailtest.FD{Status: jail.OPath, Info: jail.FileInfo{Type: jail.KFTypeVnode, VnodeType: jail.KFVtypeVreg}}, "O_PATH descriptor"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			r := newRig(t)
+			r := newJailRig(t)
 			if tt.fd != nil {
 				r.host.FDs[3] = *tt.fd
 			}
@@ -431,13 +431,13 @@ func TestJailPreservedFDs(t *testing.T) {
 			}
 		})
 	}
-	r := newRig(t)
+	r := newJailRig(t)
 	r.host.FDs[3] = jailtest.FD{Status: jail.ORdwr, Info: jail.FileInfo{Type: jail.KFTypeSocket}}
 	r.helper.FDs[3] = r.host.FDs[3]
 	if _, err := r.create("c1", r.spec(), func(o *CreateOptions) { o.PreserveFDs = 1 }); err != nil {
 		t.Fatal(err)
 	}
-	diff(t, "create", r.host.Calls(), []string{
+	jailDiff(t, "create", r.host.Calls(), []string{
 		"fcntl 3 F_GETFD", "fcntl 3 F_GETFL", "fcntl 3 F_KINFO",
 		r.jailSet("c1", r.spec(), jail.Options{}),
 		"start /usr/local/bin/plugbox jail-init fds=6 setsid=true",
@@ -447,7 +447,7 @@ func TestJailPreservedFDs(t *testing.T) {
 // F7: a kernel without PROC_NO_NEW_PRIVS_CTL fails create; the layer is
 // never dropped.
 func TestJailNoNewPrivsUnsupported(t *testing.T) {
-	r := newRig(t)
+	r := newJailRig(t)
 	r.helper.FailOn("procctl 19", jail.EINVAL)
 	spec := r.spec()
 	spec.Process.NoNewPrivileges = true
@@ -463,7 +463,7 @@ func TestJailNoNewPrivsUnsupported(t *testing.T) {
 // F9: a devfs mount whose ruleset is not loaded (here: none is) would show
 // every host device; create refuses before mounting anything.
 func TestJailDevfsRulesetNotLoaded(t *testing.T) {
-	r := newRig(t)
+	r := newJailRig(t)
 	r.host.Rulesets = map[int][]jail.DevfsRule{}
 	spec := r.spec()
 	spec.Mounts = []specs.Mount{{Destination: "/dev", Type: "devfs"}}
@@ -471,7 +471,7 @@ func TestJailDevfsRulesetNotLoaded(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "mounts[0]: devfs ruleset 4 is not loaded") {
 		t.Fatalf("create: %v", err)
 	}
-	diff(t, "create", r.host.Calls(), []string{"devfs_rules 4"})
+	jailDiff(t, "create", r.host.Calls(), []string{"devfs_rules 4"})
 }
 
 // F10: a mount target swapped for a symbolic link after Prepare (here,
@@ -479,7 +479,7 @@ func TestJailDevfsRulesetNotLoaded(t *testing.T) {
 // mount the kernel put elsewhere (it followed a link) fails create and
 // is not unmounted blindly, since plugbox cannot prove it is its own.
 func TestJailMountTargetSwap(t *testing.T) {
-	r := newRig(t)
+	r := newJailRig(t)
 	outside := t.TempDir()
 	spec := r.spec()
 	spec.Mounts = []specs.Mount{
@@ -507,7 +507,7 @@ func TestJailMountTargetSwap(t *testing.T) {
 		t.Errorf("mounts left: %v", r.host.Mounts())
 	}
 
-	r = newRig(t)
+	r = newJailRig(t)
 	r.host.Misdirect[r.rootfs+"/tmp"] = "/etc"
 	spec = r.spec()
 	spec.Mounts = []specs.Mount{{Destination: "/tmp", Type: "tmpfs"}}
@@ -525,7 +525,7 @@ func TestJailMountTargetSwap(t *testing.T) {
 // F15: teardown unmounts by file system id, only while the target still
 // shows that file system, and forces a busy one.
 func TestJailUnmountByFSID(t *testing.T) {
-	r := newRig(t)
+	r := newJailRig(t)
 	spec := r.spec()
 	spec.Mounts = []specs.Mount{{Destination: "/tmp", Type: "tmpfs"}, {Destination: "/dev", Type: "devfs"}}
 	c, err := r.create("c1", spec)
@@ -544,7 +544,7 @@ func TestJailUnmountByFSID(t *testing.T) {
 		t.Fatal(err)
 	}
 	root := r.rootfs
-	diff(t, "delete", r.host.Calls(), []string{
+	jailDiff(t, "delete", r.host.Calls(), []string{
 		`jail_get name="c1"`, "sysctl kern.proc.pid.4242",
 		`jail_get name="c1"`, "jail_remove 7", "sysctl kern.proc.proc",
 		"statfs " + root + "/dev",
@@ -559,7 +559,7 @@ func TestJailUnmountByFSID(t *testing.T) {
 // effect; one that can gets the child, and a plugbox container can be a
 // parent through the childrenMax annotation.
 func TestJailParent(t *testing.T) {
-	r := newRig(t)
+	r := newJailRig(t)
 	r.host.Jails["net"] = &jail.JailInfo{JID: 3, Path: "/jails/net", ChildrenMax: 0}
 	spec := r.spec()
 	spec.FreeBSD = &specs.FreeBSD{Jail: &specs.FreeBSDJail{Parent: "net"}}
@@ -567,7 +567,7 @@ func TestJailParent(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), `jail "net" has children.max=0`) || !strings.Contains(err.Error(), bundle.AnnotationChildrenMax) {
 		t.Fatalf("create: %v", err)
 	}
-	diff(t, "refused create", r.host.Calls(), []string{`jail_get name="net"`})
+	jailDiff(t, "refused create", r.host.Calls(), []string{`jail_get name="net"`})
 	r.host.Jails["net"].ChildrenMax = 2
 	r.host.Reset()
 	if _, err := r.create("c1", spec); err != nil {
@@ -650,9 +650,9 @@ func init() {
 	os.Exit(0)
 }
 
-// hints lays out an ld-elf.so.hints file (struct elfhints_hdr, then the
+// jailHints lays out an ld-elf.so.hints file (struct elfhints_hdr, then the
 // string table with the directory list).
-func hints(list string) []byte {
+func jailHints(list string) []byte {
 	hdr := make([]byte, 128)
 	for i, v := range []uint32{0x746e6845, 1, 128, uint32(len(list) + 1), 0, uint32(len(list))} {
 		binary.LittleEndian.PutUint32(hdr[4*i:], v)
@@ -667,15 +667,15 @@ func hints(list string) []byte {
 // rtld's standard path, never from the config's LD_LIBRARY_PATH ("/"
 // here); cap_enter comes last, then fexecve of rtld with -f.
 func TestJailCapsicumRun(t *testing.T) {
-	r := newRig(t)
+	r := newJailRig(t)
 	spec := r.spec()
 	spec.Annotations = map[string]string{bundle.AnnotationCapsicum: "true"}
 	spec.Process.Env = []string{"PATH=/bin", "LD_LIBRARY_PATH=/", "LISTEN_FDS=1", "LISTEN_PID=1"}
 	// /bin/true is a dynamic ELF: the program and its PT_INTERP are real
 	// files for jail.Interpreter to read.
-	interp := mustInterp(t, "/bin/true")
+	interp := jailMustInterp(t, "/bin/true")
 	hintsFile := filepath.Join(t.TempDir(), "hints")
-	os.WriteFile(hintsFile, hints("/lib:/usr/lib:/usr/local/lib/compat"), 0o644)
+	os.WriteFile(hintsFile, jailHints("/lib:/usr/lib:/usr/local/lib/compat"), 0o644)
 	r.helper.Files["/bin/plugin"] = "/bin/true"
 	r.helper.Files[interp] = interp
 	r.helper.Files["/var/run/ld-elf.so.hints"] = hintsFile
@@ -703,7 +703,7 @@ func TestJailCapsicumRun(t *testing.T) {
 		"open /lib flags=0x20000", "open /usr/lib flags=0x20000", "open /usr/local/lib/compat flags=0x20000",
 		"open /lib/casper flags=0x20000", "open /usr/local/lib flags=0x20000",
 	}
-	diff(t, "prepare (helper)", prep, wantPrep)
+	jailDiff(t, "prepare (helper)", prep, wantPrep)
 	r.helper.Reset()
 	if err := c.Start(); err != nil {
 		t.Fatal(err)
@@ -719,7 +719,7 @@ func TestJailCapsicumRun(t *testing.T) {
 	libs := "CAP_MMAP_RX|CAP_LOOKUP|CAP_FSTAT|CAP_FSTATFS"
 	exec := "CAP_MMAP_RX|CAP_FEXECVE|CAP_FSTAT"
 	env := fmt.Sprintf(`["PATH=/bin" "LD_LIBRARY_PATH=/" "LISTEN_FDS=1" "LISTEN_PID=%d" "LD_LIBRARY_PATH_FDS=102:103:104"]`, os.Getpid())
-	diff(t, "run (helper)", r.helper.Calls(), []string{
+	jailDiff(t, "run (helper)", r.helper.Calls(), []string{
 		"close_range 4 flags=0x4",
 		"cap_rights_limit 0 " + pipeR, "cap_fcntls_limit 0 0x18", "cap_ioctls_limit 0 " + stream,
 		"cap_rights_limit 1 " + tty, "cap_fcntls_limit 1 0x18", "cap_ioctls_limit 1 " + ttyIoctls,
@@ -739,7 +739,7 @@ func TestJailCapsicumRun(t *testing.T) {
 	}
 }
 
-func mustInterp(t *testing.T, p string) string {
+func jailMustInterp(t *testing.T, p string) string {
 	t.Helper()
 	f, err := os.Open(p)
 	if err != nil {
@@ -756,7 +756,7 @@ func mustInterp(t *testing.T, p string) string {
 // F14: a kqueue among the inherited descriptors fails create under
 // Capsicum instead of being limited as the pipe fstat calls it.
 func TestJailCapsicumRefusesKqueue(t *testing.T) {
-	r := newRig(t)
+	r := newJailRig(t)
 	spec := r.spec()
 	spec.Annotations = map[string]string{bundle.AnnotationCapsicum: "true"}
 	kq := jailtest.FD{Status: jail.ORdonly, Info: jail.FileInfo{Type: jail.KFTypeKqueue}}
@@ -774,17 +774,17 @@ func TestJailCapsicumRefusesKqueue(t *testing.T) {
 // lookups before start, applies the limits, issues the marker and execs
 // without cap_enter.
 func TestJailTraceMode(t *testing.T) {
-	r := newRig(t)
+	r := newJailRig(t)
 	spec := r.spec()
 	spec.Annotations = map[string]string{bundle.AnnotationCapsicum: "true"}
 	r.helper.Files["/bin/plugin"] = "/bin/true"
-	r.helper.Files[mustInterp(t, "/bin/true")] = mustInterp(t, "/bin/true")
+	r.helper.Files[jailMustInterp(t, "/bin/true")] = jailMustInterp(t, "/bin/true")
 	c, err := r.create("c1", spec, func(o *CreateOptions) { o.Monitor = "learning"; o.Foreground = true })
 	if err != nil {
 		t.Fatal(err)
 	}
 	calls := r.host.Calls()
-	want := fmt.Sprintf("ktrace %s ops=0 facs=0x40001008 pid=%d", filepath.Join(r.b.root, "c1", jailKtraceFile), helperPid)
+	want := fmt.Sprintf("ktrace %s ops=0 facs=0x40001008 pid=%d", filepath.Join(r.b.root, "c1", jailKtraceFile), jailHelperPid)
 	if calls[len(calls)-1] != want {
 		t.Errorf("last host call %q, want %q", calls[len(calls)-1], want)
 	}
@@ -813,7 +813,7 @@ func TestJailTraceMode(t *testing.T) {
 	}
 
 	// A monitor needs Capsicum: there is nothing to record otherwise.
-	r2 := newRig(t)
+	r2 := newJailRig(t)
 	if _, err := r2.create("c2", r2.spec(), func(o *CreateOptions) { o.Monitor = "violations" }); err == nil || !strings.Contains(err.Error(), bundle.AnnotationCapsicum) {
 		t.Errorf("monitor without Capsicum: %v", err)
 	}
@@ -823,7 +823,7 @@ func TestJailTraceMode(t *testing.T) {
 // --os freebsd write is accepted and mapped (Capsicum, the violation
 // monitor, limits as rctl rules).
 func TestJailAcceptsAuthoredBundles(t *testing.T) {
-	r := newRig(t)
+	r := newJailRig(t)
 	starter := bundle.FreeBSDStarterSpec()
 	if _, err := checkJailOptions(CreateOptions{Spec: starter}); err != nil {
 		t.Errorf("plugbox spec output refused: %v", err)
@@ -836,7 +836,7 @@ func TestJailAcceptsAuthoredBundles(t *testing.T) {
 	}
 	spec.Mounts = nil // the rig's rootfs has no /tmp of that size to check; mounts are tested above
 	r.helper.Files["/bin/plugin"] = "/bin/true"
-	r.helper.Files[mustInterp(t, "/bin/true")] = mustInterp(t, "/bin/true")
+	r.helper.Files[jailMustInterp(t, "/bin/true")] = jailMustInterp(t, "/bin/true")
 	if _, err := r.create("c1", spec, func(o *CreateOptions) { o.Monitor = spec.Annotations[bundle.AnnotationMonitor] }); err != nil {
 		t.Fatal(err)
 	}
@@ -851,7 +851,7 @@ func TestJailAcceptsAuthoredBundles(t *testing.T) {
 		"rctl_add_rule jail:c1:openfiles:deny=16384", "rctl_add_rule jail:c1:pcpu:deny=100",
 		"ktrace " + filepath.Join(r.b.root, "c1", jailKtraceFile),
 	}
-	diff(t, "limits and monitor", rules, want)
+	jailDiff(t, "limits and monitor", rules, want)
 	if !strings.Contains(strings.Join(r.helper.Calls(), "\n"), "procctl 19 1") {
 		t.Error("noNewPrivileges not applied")
 	}
@@ -859,9 +859,9 @@ func TestJailAcceptsAuthoredBundles(t *testing.T) {
 
 // A foreground container's exit status: 128+N when signal N killed it.
 func TestJailWaitStatus(t *testing.T) {
-	r := newRig(t)
+	r := newJailRig(t)
 	r.host.Start = func(cmd *exec.Cmd) (jail.Process, error) {
-		p := jailtest.NewProcess(helperPid)
+		p := jailtest.NewProcess(jailHelperPid)
 		cfgR := cmd.ExtraFiles[len(cmd.ExtraFiles)-2]
 		rfd, _ := syscall.Dup(int(cfgR.Fd()))
 		go io.Copy(io.Discard, os.NewFile(uintptr(rfd), "cfg"))
@@ -891,7 +891,7 @@ func TestJailWaitStatus(t *testing.T) {
 // unmount under processes that may still run; the state is kept for
 // another delete.
 func TestJailTeardownProcessListFails(t *testing.T) {
-	r := newRig(t)
+	r := newJailRig(t)
 	spec := r.spec()
 	spec.Mounts = []specs.Mount{{Destination: "/tmp", Type: "tmpfs"}}
 	c, err := r.create("c1", spec)
@@ -918,7 +918,7 @@ func TestJailTeardownProcessListFails(t *testing.T) {
 // kill and kill --all reach the init process and every process of the
 // container's own jail, found by name.
 func TestJailSignal(t *testing.T) {
-	r := newRig(t)
+	r := newJailRig(t)
 	c, err := r.create("c1", r.spec())
 	if err != nil {
 		t.Fatal(err)
@@ -931,7 +931,7 @@ func TestJailSignal(t *testing.T) {
 	if err := c.Signal(syscall.SIGKILL, true); err != nil {
 		t.Fatal(err)
 	}
-	diff(t, "kill", r.host.Calls(), []string{
+	jailDiff(t, "kill", r.host.Calls(), []string{
 		`jail_get name="c1"`, "sysctl kern.proc.pid.4242", "kill 4242 15",
 		`jail_get name="c1"`, "sysctl kern.proc.pid.4242", "sysctl kern.proc.proc", "kill 4242 9", "kill 5001 9",
 	})
