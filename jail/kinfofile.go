@@ -89,12 +89,14 @@ func KinfoFileRequest() []byte {
 }
 
 // Classify maps what F_KINFO reports of a descriptor (and, for a socket,
-// whether it listens) to the kind RightsFor limits. A kqueue reports
+// whether it listens) to the kind LimitsFor limits; a terminal or device
+// is a character device whether the kernel reports its vnode (VCHR), a
+// pseudo-terminal or a device with its own file operations. A kqueue reports
 // st_mode S_IFIFO to fstat(2) (kqueue_stat) but is KF_TYPE_KQUEUE here,
 // so it is not mistaken for a pipe; kinds plugbox cannot limit safely
 // (kqueue, process descriptors, shared memory, eventfd, mqueues,
 // semaphores, directories open for writing) come back FDUnknown, which
-// RightsFor refuses.
+// LimitsFor refuses.
 func Classify(fi FileInfo, listening bool) FDKind {
 	switch fi.Type {
 	case KFTypeVnode:
@@ -110,7 +112,7 @@ func Classify(fi FileInfo, listening bool) FDKind {
 		}
 	case KFTypePipe, KFTypeFifo:
 		return FDPipe
-	case KFTypePts:
+	case KFTypePts, KFTypeDev:
 		return FDCharDev
 	case KFTypeSocket:
 		if listening {

@@ -35,6 +35,7 @@ func TestClassifyKinfoFile(t *testing.T) {
 		{KFTypePipe, 0, false, FDPipe},
 		{KFTypeFifo, 0, false, FDPipe},
 		{KFTypePts, 0, false, FDCharDev},
+		{KFTypeDev, 0, false, FDCharDev},
 		{KFTypeSocket, 0, false, FDSocket},
 		{KFTypeSocket, 0, true, FDListener},
 		{KFTypeKqueue, 0, false, FDUnknown},

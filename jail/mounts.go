@@ -222,7 +222,7 @@ func walkTarget(rootfs, dest string, file, create bool) (missing string, err err
 	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
 		return "", fmt.Errorf("%s is outside the root %s", dest, rootfs)
 	}
-	dirfd, err := unix.Open(rootfs, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	dirfd, err := unix.Open(rootfs, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return "", fmt.Errorf("open root %s: %w", rootfs, err)
 	}
