@@ -95,8 +95,8 @@ func KinfoFileRequest() []byte {
 // st_mode S_IFIFO to fstat(2) (kqueue_stat) but is KF_TYPE_KQUEUE here,
 // so it is not mistaken for a pipe; kinds plugbox cannot limit safely
 // (kqueue, process descriptors, shared memory, eventfd, mqueues,
-// semaphores, directories open for writing) come back FDUnknown, which
-// LimitsFor refuses.
+// semaphores, block devices) come back FDUnknown, which LimitsFor refuses,
+// as it refuses directories.
 func Classify(fi FileInfo, listening bool) FDKind {
 	switch fi.Type {
 	case KFTypeVnode:
