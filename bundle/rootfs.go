@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
@@ -98,13 +99,19 @@ func Init(dir, exe string, m *Manifest, opts InitOptions) (err error) {
 			m.Name = base
 		}
 	}
+	return initBundle(dir, exe, m, opts, Spec)
+}
+
+// initBundle is Init with the config.json written by makeSpec (Linux's
+// Spec, or FreeBSDSpec): the same rootfs assembly rules for both.
+func initBundle(dir, exe string, m *Manifest, opts InitOptions, makeSpec func(*Manifest, SpecOptions) (*specs.Spec, error)) (err error) {
 	prog, err := openProgram(exe)
 	if err != nil {
 		return fmt.Errorf("bundle init: %w", err)
 	}
 	defer prog.close()
 	opts.Spec.Rootfs = ""
-	spec, err := Spec(m, opts.Spec)
+	spec, err := makeSpec(m, opts.Spec)
 	if err != nil {
 		return fmt.Errorf("bundle init: %w", err)
 	}

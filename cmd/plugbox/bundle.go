@@ -36,10 +36,11 @@ var bundleCommand = &cli.Command{
 			&cli.StringFlag{Name: "exec", Usage: "host path of the plugin executable (required)"},
 			&cli.StringFlag{Name: "manifest", Aliases: []string{"m"}, Usage: "plugin manifest (plugin.json)"},
 			&cli.BoolFlag{Name: "allow-untrusted-files", Usage: "also copy interpreters and libraries that are not root-owned and world-readable (their copies become readable by the plugin)"},
+			osFlag,
 		},
 		Action: func(ctx *cli.Context) error {
 			// Flags may also follow DIR, as in the documented usage.
-			args, err := interspersed(ctx, "exec", "manifest", "allow-untrusted-files")
+			args, err := interspersed(ctx, "exec", "manifest", "allow-untrusted-files", "os")
 			if err != nil {
 				return err
 			}
@@ -53,7 +54,7 @@ var bundleCommand = &cli.Command{
 			if err != nil {
 				return err
 			}
-			return bundle.Init(args[0], ctx.String("exec"), m, bundle.InitOptions{
+			return initBundle(ctx.String("os"), args[0], ctx.String("exec"), m, bundle.InitOptions{
 				Spec:                callerSpecOptions(),
 				AllowUntrustedFiles: ctx.Bool("allow-untrusted-files"),
 			})

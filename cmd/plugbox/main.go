@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 
 	"github.com/sirupsen/logrus"
@@ -80,11 +81,11 @@ func newApp() *cli.App {
 	return app
 }
 
-// defaultRoot is /run/plugbox for root and $XDG_RUNTIME_DIR/plugbox (or a
+// defaultRoot is systemRoot for root and $XDG_RUNTIME_DIR/plugbox (or a
 // per-user directory under the temp dir) for everyone else.
 func defaultRoot() string {
 	if os.Geteuid() == 0 {
-		return "/run/plugbox"
+		return systemRoot(runtime.GOOS)
 	}
 	if xdg := os.Getenv("XDG_RUNTIME_DIR"); xdg != "" {
 		return filepath.Join(xdg, "plugbox")
@@ -115,6 +116,16 @@ func rootlessCgroups(ctx *cli.Context) bool {
 		return false
 	}
 	return os.Geteuid() != 0
+}
+
+// systemRoot is root's state directory on goos: /run/plugbox, or on
+// FreeBSD, which has no /run, /var/run/plugbox, which rc.d/cleanvar
+// empties at boot so no state outlives the jails it describes.
+func systemRoot(goos string) string {
+	if goos == "freebsd" {
+		return "/var/run/plugbox"
+	}
+	return "/run/plugbox"
 }
 
 // setupLogging applies --log, --log-format and --debug. Runtime callers such

@@ -10,7 +10,7 @@ import (
 // says so instead of pretending.
 
 func (c *jailContainer) Info() (Info, error) {
-	st, err := c.current()
+	st, _, err := c.current()
 	if err != nil {
 		return Info{}, err
 	}
