@@ -535,7 +535,7 @@ func bindRisk(src string, rw bool) (Severity, string, string) {
 
 func (c *checker) annotations() {
 	a := c.spec.Annotations
-	pol, err := ParseLandlock(a)
+	pol, err := landlockOf(a)
 	switch {
 	case err != nil:
 		c.add(Medium, "annotations["+AnnotationLandlock+"]", "the Landlock policy does not parse, so the start fails or runs without it: "+err.Error(), "regenerate it with 'plugbox spec'")

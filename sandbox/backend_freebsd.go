@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/plugbox/plugbox/internal/atomicfile"
+	"github.com/plugbox/plugbox/sandbox/store"
 )
 
 // jailBackend runs containers as FreeBSD jails, one state directory per
@@ -30,16 +31,13 @@ type jailBackend struct {
 }
 
 // New returns the FreeBSD backend keeping its state under root (created
-// 0700 when missing).
+// 0700 when missing; refused when another user could tamper with it).
 func New(root string) (Backend, error) {
-	abs, err := filepath.Abs(root)
+	r, err := store.Open(root)
 	if err != nil {
-		return nil, fmt.Errorf("state root %s: %w", root, err)
+		return nil, err
 	}
-	if err := os.MkdirAll(abs, 0o700); err != nil {
-		return nil, fmt.Errorf("state root: %w", err)
-	}
-	return &jailBackend{root: abs}, nil
+	return &jailBackend{root: r.Path()}, nil
 }
 
 func (b *jailBackend) dir(id string) (string, error) {
@@ -52,19 +50,6 @@ func (b *jailBackend) dir(id string) (string, error) {
 // unsupported wraps ErrUnsupported with a message naming what and the fix.
 func unsupported(format string, a ...any) error {
 	return fmt.Errorf("%w: %s", ErrUnsupported, fmt.Sprintf(format, a...))
-}
-
-// capsicumRequested reads bundle.AnnotationCapsicum; only "true" and
-// "false" are accepted so a typo cannot silently turn Capsicum off.
-func capsicumRequested(spec *specs.Spec) (bool, error) {
-	v, ok := spec.Annotations[bundle.AnnotationCapsicum]
-	switch {
-	case !ok || v == "false":
-		return false, nil
-	case v == "true":
-		return true, nil
-	}
-	return false, fmt.Errorf("config.json: annotations[%q] is %q; set it to \"true\" or \"false\"", bundle.AnnotationCapsicum, v)
 }
 
 // checkOptions refuses what this backend cannot do, before any side effect.
@@ -86,12 +71,13 @@ func checkOptions(opts CreateOptions) (capsicum bool, err error) {
 	case opts.PreserveFDs < 0:
 		return false, fmt.Errorf("--preserve-fds: %d is negative", opts.PreserveFDs)
 	}
-	capsicum, err = capsicumRequested(s)
+	ann, err := opts.plugboxAnnotations()
 	if err != nil {
 		return false, err
 	}
+	capsicum = ann.Capsicum
 	layers := jail.LinuxOnlyLayers(s)
-	if _, ok := s.Annotations[bundle.AnnotationLandlock]; ok {
+	if ann.Landlock != nil {
 		layers = append(layers, fmt.Sprintf("annotations[%q]", bundle.AnnotationLandlock))
 	}
 	if len(layers) > 0 && !capsicum {

@@ -73,10 +73,8 @@ func planLayers(opts CreateOptions) (*layerPlan, error) {
 	if err := checkRootfsReachable(opts.Bundle, spec); err != nil {
 		return nil, err
 	}
-	policy, err := bundle.ParseLandlock(spec.Annotations)
-	if err != nil {
-		return nil, err
-	}
+	policy := opts.Annotations.Landlock
+	var err error
 	if opts.Monitor != "" {
 		if p.monitor, err = monitor.ParseMode(opts.Monitor); err != nil {
 			return nil, err
@@ -87,7 +85,7 @@ func planLayers(opts CreateOptions) (*layerPlan, error) {
 		seccompProfile = routeToListener(seccompProfile, p.monitor)
 		p.enforced.Monitor = opts.Monitor
 	}
-	authored := spec.Annotations[bundle.AnnotationAuthored] != ""
+	authored := opts.Annotations.Authored != ""
 	if policy == nil && p.monitor == "" && !authored {
 		// A bundle a client sends (podman, containerd, the OCI suite) gets
 		// runc's behaviour: libcontainer loads its seccomp profile, before
