@@ -223,6 +223,10 @@ func (r *Root) Create(id string) (*Lock, error) {
 // without a state directory, or one removed while waiting, is ErrNotExist.
 func (r *Root) Lock(id string) (*Lock, error) { return r.lock(id, unix.LOCK_EX) }
 
+// LockShared waits for and takes container id's lock shared with other
+// readers (for a backend whose reads must not see a half-written state).
+func (r *Root) LockShared(id string) (*Lock, error) { return r.lock(id, unix.LOCK_SH) }
+
 // TryLock takes the exclusive lock of container id if nobody holds it;
 // busy reports that someone does (a create, delete or start in progress).
 func (r *Root) TryLock(id string) (l *Lock, busy bool, err error) {

@@ -233,6 +233,20 @@ func TestLockSerialisesOneIDOnly(t *testing.T) {
 	if _, busy, err := r.TryLock("a"); !busy || err != nil {
 		t.Fatalf("TryLock(a) while held: busy %v, %v", busy, err)
 	}
+	// Shared locks of one ID go together, and keep an exclusive one out.
+	s1, err := r.LockShared("b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2, err := r.LockShared("b")
+	if err != nil {
+		t.Fatalf("second shared lock: %v", err)
+	}
+	if _, busy, _ := r.TryLock("b"); !busy {
+		t.Error("exclusive lock taken while shared ones are held")
+	}
+	s1.Unlock()
+	s2.Unlock()
 	got := make(chan error, 1)
 	go func() {
 		l, err := r.Lock("a")
