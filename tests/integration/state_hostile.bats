@@ -215,8 +215,9 @@ no_leak_of() {
 				interrupted=$((interrupted + 1))
 				[ "$status" = stopped ]
 			fi
-			# Alternate delete with and without --force: both remove it.
-			if [ $((i % 2)) = 0 ]; then
+			# Alternate delete with and without --force: both remove it
+			# (a run killed after start may leave `true` running a moment).
+			if [ $((i % 2)) = 0 ] && [ "$status" != running ]; then
 				run -0 pb delete "$id"
 			else
 				run -0 pb delete --force "$id"
