@@ -36,6 +36,10 @@ const (
 	// taken from plugbox's range at create and freed at delete; config.json
 	// then has no linux.uidMappings or gidMappings.
 	AnnotationIDMap = "org.plugbox.idmap"
+	// AnnotationBinds holds a JSON list of AuthoredBind: the manifest's read
+	// and write paths as bundle init resolved them, which VerifyBinds
+	// checks again at every create.
+	AnnotationBinds = "org.plugbox.binds"
 )
 
 // EnforcedPrefix starts the keys `plugbox state` adds to report what it
@@ -71,13 +75,16 @@ type Annotations struct {
 	FDNames []string
 	// Monitor is "", MonitorViolations or MonitorLearning.
 	Monitor string
-	// Capsicum makes the FreeBSD backend enter capability mode.
-	Capsicum bool
 	// AutoIDMap asks for a host id range allocated per sandbox.
 	AutoIDMap bool
+	// Binds are the read and write paths as bundle init resolved them.
+	Binds []AuthoredBind
+	// FreeBSD are the FreeBSD backend's annotations (Capsicum, rctl, ...).
+	FreeBSD FreeBSDOptions
 }
 
-// ParseAnnotations decodes plugbox's keys of a config.json's annotations.
+// ParseAnnotations decodes plugbox's keys of a config.json's annotations
+// (callers add the file's name to errors).
 // Keys outside org.plugbox. are the bundle's own and left alone; an unknown
 // org.plugbox. key, a key plugbox reports itself (org.plugbox.enforced.*)
 // and a value that does not parse are errors naming the key and the fix.
@@ -94,7 +101,7 @@ func ParseAnnotations(annotations map[string]string) (*Annotations, error) {
 		}
 		value := annotations[key]
 		bad := func(format string, args ...any) error {
-			return fmt.Errorf("config.json: annotations[%q] = %q: %s", key, value, fmt.Sprintf(format, args...))
+			return fmt.Errorf("annotations[%q] = %q: %s", key, value, fmt.Sprintf(format, args...))
 		}
 		switch key {
 		case AnnotationAuthored:
@@ -127,27 +134,36 @@ func ParseAnnotations(annotations map[string]string) (*Annotations, error) {
 				return nil, bad("use %q (or %q, as plugbox trace does)", MonitorViolations, MonitorLearning)
 			}
 			a.Monitor = value
-		case AnnotationCapsicum:
-			if value != "true" && value != "false" {
-				return nil, bad(`set it to "true" or "false"`)
-			}
-			a.Capsicum = value == "true"
+		case AnnotationCapsicum, AnnotationRctl, AnnotationChildrenMax, AnnotationSecurelevel, AnnotationTrapCap:
+			// Decoded together below: they depend on each other.
 		case AnnotationIDMap:
 			if value != IDMapAuto {
 				return nil, bad("use %q, or remove the key and write linux.uidMappings and gidMappings yourself", IDMapAuto)
 			}
 			a.AutoIDMap = true
+		case AnnotationBinds:
+			b, err := ParseBinds(annotations)
+			if err != nil {
+				return nil, err
+			}
+			a.Binds = b
 		default:
 			if strings.HasPrefix(key, EnforcedPrefix) {
-				return nil, fmt.Errorf("config.json: annotations[%q]: keys under %s report what plugbox enforces and are written only by 'plugbox state': remove it from config.json", key, EnforcedPrefix)
+				return nil, fmt.Errorf("annotations[%q]: keys under %s report what plugbox enforces and are written only by 'plugbox state': remove it from config.json", key, EnforcedPrefix)
 			}
-			return nil, fmt.Errorf("config.json: annotations[%q]: unknown plugbox annotation (a misspelled layer would silently not apply): use one of %s, or remove it", key, strings.Join(knownAnnotations, ", "))
+			return nil, fmt.Errorf("annotations[%q]: unknown plugbox annotation (a misspelled layer would silently not apply): use one of %s, or remove it", key, strings.Join(knownAnnotations, ", "))
 		}
 	}
+	fo, err := ParseFreeBSDOptions(annotations)
+	if err != nil {
+		return nil, err
+	}
+	a.FreeBSD = fo
 	return &a, nil
 }
 
-var knownAnnotations = []string{AnnotationAuthored, AnnotationCapsicum, AnnotationFDNames, AnnotationIDMap, AnnotationLandlock, AnnotationMonitor, AnnotationTimeout}
+var knownAnnotations = []string{AnnotationAuthored, AnnotationBinds, AnnotationCapsicum, AnnotationFDNames, AnnotationIDMap, AnnotationLandlock, AnnotationMonitor, AnnotationTimeout,
+	AnnotationRctl, AnnotationChildrenMax, AnnotationSecurelevel, AnnotationTrapCap}
 
 // LandlockPolicy lists the paths, as seen inside the container, that the
 // plugin may use once Landlock is enforced; everything else is denied.

@@ -26,7 +26,8 @@ func TestParseAnnotations(t *testing.T) {
 		Authored: "thumbs",
 		Landlock: &LandlockPolicy{ReadOnly: []string{"/"}, ReadWrite: []string{"/tmp"}, BestEffort: true},
 		Timeout:  30 * time.Second, FDNames: []string{"input", "output"},
-		Monitor: MonitorViolations, Capsicum: true, AutoIDMap: true,
+		Monitor: MonitorViolations, AutoIDMap: true,
+		FreeBSD: FreeBSDOptions{Capsicum: true},
 	}
 	if !reflect.DeepEqual(a, want) {
 		t.Errorf("got %+v\nwant %+v", a, want)
@@ -51,6 +52,8 @@ func TestParseAnnotationsRefuses(t *testing.T) {
 		{AnnotationFDNames, "a::b", "an empty descriptor name"},
 		{AnnotationMonitor, "on", `use "violations"`},
 		{AnnotationCapsicum, "yes", `"true" or "false"`},
+		{AnnotationChildrenMax, "-1", "0 or more"},
+		{"org.plugbox.freebsd.rctlx", "", "unknown plugbox annotation"},
 		{AnnotationIDMap, "100000", `use "auto"`},
 		{AnnotationAuthored, "", "give the plugin's name"},
 	} {

@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/opencontainers/cgroups"
@@ -87,6 +90,21 @@ func (b *linuxBackend) lockLoaded(id string) (*store.Lock, *libcontainer.Contain
 		return nil, nil, err
 	}
 	return lock, c, nil
+}
+
+// lockFresh takes the container's lock and reloads its state, for a verb
+// that changes it; the caller runs unlock when done.
+func (lc *linuxContainer) lockFresh() (unlock func(), err error) {
+	lock, c, err := lc.backend.lockLoaded(lc.ID())
+	if err != nil {
+		return nil, err
+	}
+	if c == nil {
+		lock.Unlock()
+		return nil, fmt.Errorf("%s: its create did not finish: %w", lc.ID(), ErrNotRunning)
+	}
+	lc.c = c
+	return lock.Unlock, nil
 }
 
 // allocateIDMap gives the sandbox its own host id range when config.json
@@ -248,6 +266,35 @@ func (u *unfinished) Delete(force bool) error {
 }
 
 func (u *unfinished) Processes() ([]int, error) { return nil, nil }
+
+// notCreated is the error of every verb that needs a created container.
+func (u *unfinished) notCreated(verb string) error {
+	return fmt.Errorf("%s %s: its create did not finish: %w", verb, u.id, ErrNotRunning)
+}
+
+// Info reports when the interrupted create began and who ran it.
+func (u *unfinished) Info() (Info, error) {
+	var info Info
+	dir := u.b.root.Dir(u.id)
+	if rec, err := readCreateRecord(dir); err == nil {
+		info.Created = rec.Created
+	}
+	if st, err := os.Stat(dir); err == nil {
+		info.Owner = strconv.Itoa(int(st.Sys().(*syscall.Stat_t).Uid))
+		if u, err := user.LookupId(info.Owner); err == nil {
+			info.Owner = u.Username
+		}
+	}
+	return info, nil
+}
+
+func (u *unfinished) Exec(ExecOptions) (Process, error) { return nil, u.notCreated("exec") }
+func (u *unfinished) Pause() error                      { return u.notCreated("pause") }
+func (u *unfinished) Resume() error                     { return fmt.Errorf("resume %s: %w", u.id, ErrNotPaused) }
+func (u *unfinished) Update(*specs.LinuxResources) error {
+	return u.notCreated("update")
+}
+func (u *unfinished) Stats() (*Stats, error) { return nil, u.notCreated("events") }
 
 func (u *unfinished) Wait() (int, error) {
 	return -1, fmt.Errorf("wait %s: its create did not finish", u.id)

@@ -81,16 +81,17 @@ func createContainer(ctx *cli.Context, foreground bool) (sandbox.Container, *bun
 		return nil, nil, err
 	}
 	c, err := b.Create(sandbox.CreateOptions{
-		ID:            id,
-		Bundle:        dir,
-		Spec:          spec,
-		PidFile:       pidFile,
-		ConsoleSocket: ctx.String("console-socket"),
-		NoPivot:       ctx.Bool("no-pivot"),
-		PreserveFDs:   ctx.Int("preserve-fds"),
-		Foreground:    foreground,
-		Monitor:       ann.Monitor,
-		Annotations:   ann,
+		ID:              id,
+		Bundle:          dir,
+		Spec:            spec,
+		PidFile:         pidFile,
+		ConsoleSocket:   ctx.String("console-socket"),
+		NoPivot:         ctx.Bool("no-pivot"),
+		PreserveFDs:     ctx.Int("preserve-fds"),
+		Foreground:      foreground,
+		Monitor:         ann.Monitor,
+		Annotations:     ann,
+		RootlessCgroups: rootlessCgroups(ctx),
 	})
 	return c, ann, err
 }
