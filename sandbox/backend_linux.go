@@ -179,7 +179,12 @@ func (lc *linuxContainer) startInit(opts CreateOptions, layers *layerPlan) error
 		cleanup()
 		return err
 	}
-	layers.afterStart()
+	if err := layers.afterStart(lc.dir(), lc.c, process); err != nil {
+		_ = process.Signal(unix.SIGKILL)
+		_, _ = process.Wait()
+		cleanup()
+		return err
+	}
 	lc.monitor = layers.spawned
 	if opts.PidFile != "" {
 		pid, err := process.Pid()
@@ -331,6 +336,7 @@ func (lc *linuxContainer) State() (*specs.State, error) {
 				st.Annotations["org.plugbox.enforced."+key] = value
 			}
 		}
+		addMonitorState(lc.dir(), st.Annotations)
 	}
 	return st, nil
 }
@@ -419,6 +425,7 @@ func (lc *linuxContainer) Delete(force bool) error {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
+	stopMonitor(lc.c, dir)
 	// Destroy kills what remains (a created init waiting on its fifo, or
 	// stragglers in the cgroup), removes the cgroup and the state dir.
 	if err := lc.c.Destroy(); err != nil {

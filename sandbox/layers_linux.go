@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	llsys "github.com/landlock-lsm/go-landlock/landlock/syscall"
@@ -47,10 +48,12 @@ type layerPlan struct {
 	shim    *shimConfig // nil when libcontainer execs the plugin directly
 	monitor monitor.Mode
 	spawned *monitorSpawn // the running monitor, once started
-	// foreground: this process waits for the plugin, so it can also serve
-	// the monitor itself.
+	// foreground: this process waits for the plugin; the monitor process
+	// kills the plugin if this process dies.
 	foreground bool
-	enforced   Layers
+	// timeout is the wall-clock limit the monitor process enforces (0: none).
+	timeout  time.Duration
+	enforced Layers
 }
 
 // planLayers validates the plugbox layers a bundle asks for and plans them.
@@ -75,6 +78,9 @@ func planLayers(opts CreateOptions) (*layerPlan, error) {
 	}
 	policy, err := bundle.ParseLandlock(spec.Annotations)
 	if err != nil {
+		return nil, err
+	}
+	if p.timeout, err = WallClockLimit(spec); err != nil {
 		return nil, err
 	}
 	if opts.Monitor != "" {
@@ -296,7 +302,7 @@ func (p *layerPlan) adjustProcess(process *libcontainer.Process, root, id string
 	}
 	p.shim.KeepFDs = 3 + len(process.ExtraFiles)
 	if p.monitor != "" {
-		m, err := startMonitor(p.monitor, root, id, p.foreground)
+		m, err := newMonitorSocket()
 		if err != nil {
 			return err
 		}
@@ -313,19 +319,21 @@ func (p *layerPlan) adjustProcess(process *libcontainer.Process, root, id string
 	return nil
 }
 
-// afterStart drops this process's copy of the shim's monitor socket: the
-// container init holds its own.
-func (p *layerPlan) afterStart() {
-	if p.spawned != nil {
+// afterStart drops this process's copy of the shim's monitor socket (the
+// container init holds its own) and starts the container's monitor
+// process, now that the container's cgroups exist.
+func (p *layerPlan) afterStart(dir string, c *libcontainer.Container, process *libcontainer.Process) error {
+	if p.spawned != nil && p.spawned.shimEnd != nil {
 		p.spawned.shimEnd.Close()
+		p.spawned.shimEnd = nil
 	}
+	return p.startMonitorProcess(dir, c, process)
 }
 
-// abort stops a monitor started for a container whose creation failed.
+// abort releases the monitor socket of a container whose creation failed.
 func (p *layerPlan) abort() {
 	if p.spawned != nil {
-		p.spawned.shimEnd.Close()
-		p.spawned.wait()
+		p.spawned.close()
 	}
 }
 

@@ -1,116 +1,258 @@
 package sandbox
 
 import (
+	"errors"
 	"fmt"
 	"os"
-	"os/exec"
-	"syscall"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
+	"github.com/opencontainers/runc/libcontainer"
 	"golang.org/x/sys/unix"
 
 	"github.com/plugbox/plugbox/monitor"
 )
 
-// MonitorArg is argv[1] that makes main call MonitorMain: the process that
-// holds a container's seccomp listener for as long as the plugin runs.
-const MonitorArg = "__plugbox-monitor"
+// MonitorArg is argv[1] that makes main call MonitorMain: plugbox
+// re-executed as a container's monitor process.
+const MonitorArg = monitor.ProcessArg
 
-// monitorSpawn is the monitor of one container, a goroutine of this
-// process (foreground run, which outlives the plugin anyway) or a process of
-// its own (create, run --detach), and the socket end the container's exec
-// shim sends the listener on.
+// execFifo is libcontainer's exec fifo in the state directory; it is removed
+// when `start` lets the container's process run.
+const execFifo = "exec.fifo"
+
+// monitorSpawn is the monitor of one container: the socket pair on which
+// the exec shim sends the seccomp listener (when there is one to serve), and
+// the monitor process, started once the container's cgroups exist.
 type monitorSpawn struct {
-	shimEnd  *os.File      // goes into the container as an extra descriptor
-	finished chan struct{} // closed when the monitor has written its log
-	kill     func()        // stops a monitor that outlives its plugin
+	shimEnd *os.File // goes into the container as an extra descriptor
+	ownEnd  *os.File // goes to the monitor process
+	proc    *monitor.Process
 }
 
-// startMonitor starts the monitor with one end of a socket pair; the other
-// end goes to the shim. inProcess serves it from a goroutine, which saves
-// starting a process; otherwise it is `plugbox __plugbox-monitor MODE ID
-// LOG` in its own session.
-func startMonitor(mode monitor.Mode, root, id string, inProcess bool) (*monitorSpawn, error) {
+// newMonitorSocket makes the socket pair for the seccomp listener.
+func newMonitorSocket() (*monitorSpawn, error) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("monitor socket pair: %w", err)
 	}
-	ownEnd := os.NewFile(uintptr(fds[1]), "monitor-own-end")
-	m := &monitorSpawn{
-		shimEnd:  os.NewFile(uintptr(fds[0]), "monitor-shim-end"),
-		finished: make(chan struct{}),
-		kill:     func() {},
-	}
-	logPath := ViolationLog(root, id)
-	if inProcess {
-		go func() {
-			defer close(m.finished)
-			if err := runMonitor(ownEnd, mode, id, logPath); err != nil {
-				fmt.Fprintf(os.Stderr, "plugbox: monitor of %s: %v\n", id, err)
-			}
-		}()
-		return m, nil
-	}
-	defer ownEnd.Close()
-	self, err := os.Executable()
-	if err != nil {
-		m.shimEnd.Close()
-		return nil, fmt.Errorf("monitor: %w", err)
-	}
-	cmd := exec.Command(self, MonitorArg, string(mode), id, logPath)
-	cmd.ExtraFiles = []*os.File{ownEnd}
-	cmd.Stderr = os.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
-		m.shimEnd.Close()
-		return nil, fmt.Errorf("start monitor: %w", err)
-	}
-	m.kill = func() { _ = cmd.Process.Kill() }
-	go func() { _ = cmd.Wait(); close(m.finished) }()
-	return m, nil
+	return &monitorSpawn{
+		shimEnd: os.NewFile(uintptr(fds[0]), "monitor-shim-end"),
+		ownEnd:  os.NewFile(uintptr(fds[1]), "monitor-own-end"),
+	}, nil
 }
 
-// wait waits for the monitor to finish its log: it ends once no process
-// uses the filter (or, before the plugin started, once the shim's end of
-// the socket is closed). A monitor still running after 5s is stopped.
+// wait waits for the monitor process to finish its log: it ends once the
+// container's processes are gone. One still running after 5s is stopped.
 func (m *monitorSpawn) wait() {
-	select {
-	case <-m.finished:
-	case <-time.After(5 * time.Second):
-		m.kill()
+	if m.proc != nil {
+		m.proc.Wait(5 * time.Second)
 	}
 }
 
-// MonitorMain is the monitor process: it waits for the listener on fd 3,
-// then serves it until the plugin's processes are gone. It never returns.
-func MonitorMain() {
-	if len(os.Args) != 5 {
-		fmt.Fprintln(os.Stderr, "plugbox: monitor: usage: MODE ID LOG")
-		os.Exit(2)
+// close releases what this process holds of a monitor never started.
+func (m *monitorSpawn) close() {
+	for _, f := range []*os.File{m.shimEnd, m.ownEnd} {
+		if f != nil {
+			f.Close()
+		}
 	}
-	mode, err := monitor.ParseMode(os.Args[2])
-	if err == nil {
-		err = runMonitor(os.NewFile(3, "monitor-socket"), mode, os.Args[3], os.Args[4])
-	}
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "plugbox: monitor of %s: %v\n", os.Args[3], err)
-		os.Exit(1)
-	}
-	os.Exit(0)
 }
 
-// runMonitor receives the listener on sock and serves it, logging to logPath.
-func runMonitor(sock *os.File, mode monitor.Mode, id, logPath string) error {
-	listener, err := monitor.ReceiveListener(sock)
-	sock.Close()
-	if err != nil {
-		return nil // the container went away before its plugin started
+// MonitorMain is a monitor process (see package monitor); it never returns.
+func MonitorMain() { monitor.Main() }
+
+// needsMonitor says whether the container gets a monitor process: to serve
+// the seccomp listener, to enforce the wall-clock limit wherever the
+// container runs (create + start, run --detach, a killed CLI), or to kill
+// the plugin when a foreground run dies.
+func (p *layerPlan) needsMonitor() bool {
+	return p.monitor != "" || p.timeout > 0 || p.foreground
+}
+
+// startMonitorProcess starts the container's monitor process right after
+// libcontainer started the init (so that its cgroups exist and the monitor
+// can join them) and before the plugin runs.
+func (p *layerPlan) startMonitorProcess(dir string, c *libcontainer.Container, process *libcontainer.Process) error {
+	if !p.needsMonitor() {
+		return nil
 	}
-	defer unix.Close(listener)
-	log, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		return fmt.Errorf("open %s: %w", logPath, err)
+	if p.spawned == nil {
+		p.spawned = &monitorSpawn{}
 	}
-	defer log.Close()
-	return monitor.Serve(listener, mode, id, log)
+	pid, err := process.Pid()
+	if err != nil {
+		return fmt.Errorf("monitor: %w", err)
+	}
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return fmt.Errorf("monitor: pidfd_open of the container's init: %w", err)
+	}
+	initFD := os.NewFile(uintptr(fd), "init-pidfd")
+	defer initFD.Close()
+	st, err := c.State()
+	if err != nil {
+		return fmt.Errorf("monitor: %w", err)
+	}
+	cg := monitorCgroupsOf(st.CgroupPaths)
+	cfg := monitor.Config{
+		ID:            c.ID(),
+		Dir:           dir,
+		Log:           filepath.Join(dir, ViolationLogName),
+		Mode:          p.monitor,
+		Limits:        monitor.DefaultLimits,
+		Timeout:       p.timeout,
+		StartFile:     filepath.Join(dir, execFifo),
+		DieWithParent: p.foreground,
+		Join:          cg.join,
+		// Root can always join the cgroups libcontainer made; a rootless
+		// caller only with a delegated tree, and then `state` says so.
+		MustJoin: os.Geteuid() == 0,
+		KillDir:  cg.kill,
+		ProcsDir: cg.procs,
+	}
+	proc, err := monitor.Start(cfg, initFD, p.spawned.ownEnd)
+	if p.spawned.ownEnd != nil {
+		p.spawned.ownEnd.Close()
+		p.spawned.ownEnd = nil
+	}
+	if err != nil {
+		return err
+	}
+	p.spawned.proc = proc
+	return nil
+}
+
+// monitorCgroups are the cgroup directories of a container as the monitor
+// uses them.
+type monitorCgroups struct {
+	// join: the controllers that charge the monitor's work to the plugin
+	// (CPU, memory, which holds the log's pages on a tmpfs, I/O). Not pids,
+	// so that a plugin at its pids limit cannot stop the monitor from
+	// making a thread, nor devices or freezer, whose lists (ps, kill --all,
+	// pause) should name only the container's own processes.
+	join []string
+	// kill: a cgroup v2 directory with every container process and not
+	// the monitor; procs: one whose cgroup.procs lists them.
+	kill, procs string
+}
+
+// chargeControllers are the cgroup v1 controllers the monitor joins.
+var chargeControllers = []string{"cpu", "cpuacct", "cpuset", "memory", "blkio"}
+
+func monitorCgroupsOf(paths map[string]string) monitorCgroups {
+	var cg monitorCgroups
+	joined := map[string]bool{}
+	for _, name := range chargeControllers {
+		if dir, ok := paths[name]; ok && dir != "" && !joined[dir] {
+			joined[dir] = true
+			cg.join = append(cg.join, dir)
+		}
+	}
+	unified := paths[""]
+	switch {
+	case len(cg.join) == 0 && unified != "":
+		// cgroup v2 alone: one directory for every controller.
+		cg.join = []string{unified}
+		cg.procs = unified
+	case unified != "":
+		cg.kill = unified
+	}
+	if cg.procs == "" {
+		for _, name := range []string{"devices", "pids", "freezer"} {
+			if dir := paths[name]; dir != "" {
+				cg.procs = dir
+				break
+			}
+		}
+	}
+	return cg
+}
+
+// stopMonitor kills what is left of a container's monitor processes (one
+// stopped, or still finishing its log), so that delete leaves nothing
+// behind and libcontainer can remove the cgroups they joined.
+func stopMonitor(c *libcontainer.Container, dir string) {
+	if s, err := monitor.ReadStatus(dir); err == nil && s != nil {
+		killProc(s.Supervisor)
+		if s.Listener != nil {
+			killProc(*s.Listener)
+		}
+	}
+	st, err := c.State()
+	if err != nil {
+		return
+	}
+	// Whatever else is in the joined cgroups is the container's, or a
+	// monitor process the status did not name yet.
+	for _, cgdir := range monitorCgroupsOf(st.CgroupPaths).join {
+		for i := 0; i < 100; i++ {
+			data, err := os.ReadFile(filepath.Join(cgdir, "cgroup.procs"))
+			pids := strings.Fields(string(data))
+			if err != nil || len(pids) == 0 {
+				break
+			}
+			for _, field := range pids {
+				if pid, err := strconv.Atoi(field); err == nil {
+					_ = unix.Kill(pid, unix.SIGKILL)
+				}
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}
+
+// killProc kills p, if it is still the process the status named, and waits
+// up to 2s for it to be gone.
+func killProc(p monitor.Proc) {
+	if p.Pid <= 0 {
+		return
+	}
+	fd, err := unix.PidfdOpen(p.Pid, 0)
+	if err != nil {
+		return
+	}
+	defer unix.Close(fd)
+	// The pidfd now holds whatever has that pid; kill it only if that is
+	// still the process of the status (same start time).
+	if monitor.StateOf(p) == monitor.ProcGone {
+		return
+	}
+	if err := unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0); err != nil {
+		return
+	}
+	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	for {
+		if _, err := unix.Poll(fds, 2000); !errors.Is(err, unix.EINTR) {
+			return
+		}
+	}
+}
+
+// addMonitorState adds what the container's monitor process reports to the
+// state's annotations: how complete the violation log is, the wall-clock
+// limit in force, and which limit or event ended the plugin.
+func addMonitorState(dir string, annotations map[string]string) {
+	// Only plugbox says what ended a plugin; a config.json cannot.
+	delete(annotations, AnnotationEnded)
+	s, err := monitor.ReadStatus(dir)
+	switch {
+	case err != nil:
+		if annotations[AnnotationEnforcedMonitor] != "" {
+			annotations[AnnotationEnforcedMonitor] += "; unknown: " + err.Error()
+		}
+	case s != nil:
+		h := s.Health(monitor.StateOf)
+		if h.Monitor != "" {
+			annotations[AnnotationEnforcedMonitor] = h.Monitor
+		}
+		if h.Timeout != "" {
+			annotations[AnnotationEnforcedTimeout] = h.Timeout
+		}
+	}
+	if e, err := monitor.ReadEnd(dir); err == nil && e != nil {
+		annotations[AnnotationEnded] = e.String()
+	}
 }

@@ -1,0 +1,651 @@
+package monitor
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// ProcessArg is argv[1] of plugbox re-executed as a monitor process; main
+// hands such an execution to Main before any CLI code runs.
+const ProcessArg = "__plugbox-monitor"
+
+// The two monitor processes of a container: the supervisor (one per
+// container that needs one: a wall-clock limit, a foreground run, or a
+// seccomp listener) and its child serving the seccomp listener. Keeping the
+// listener in a process of its own lets the supervisor notice when it dies
+// or is stopped, and say so, or kill it so that the kernel answers the
+// plugin's waiting calls (ENOSYS) instead of holding them forever.
+const (
+	roleSupervise = "supervise"
+	roleServe     = "serve"
+	configEnv     = "_PLUGBOX_MONITOR"
+)
+
+// StopDeadline is how long the listener's process may stay stopped (SIGSTOP,
+// a tracer) before the supervisor kills it: a stopped listener holds every
+// notified call of the plugin. The plugin waits at most about this long
+// plus watchEvery.
+const StopDeadline = 2 * time.Second
+
+// watchEvery is how often the supervisor looks at the listener's process.
+const watchEvery = 250 * time.Millisecond
+
+// Config is what the monitor processes of one container need.
+type Config struct {
+	// ID is the container's; Dir its state directory (status, end record);
+	// Log its violation log.
+	ID  string `json:"id"`
+	Dir string `json:"dir"`
+	Log string `json:"log"`
+	// Mode is the seccomp listener's, "" when there is none to serve.
+	Mode   Mode   `json:"mode,omitempty"`
+	Limits Limits `json:"limits"`
+	// Timeout is the wall-clock limit (0: none). It runs from the moment
+	// StartFile (libcontainer's exec fifo) is removed, i.e. from `start`;
+	// "" means the plugin has already started.
+	Timeout   time.Duration `json:"timeout,omitempty"`
+	StartFile string        `json:"startFile,omitempty"`
+	// DieWithParent kills the container when the process that started
+	// the monitor (a foreground `plugbox run`) dies.
+	DieWithParent bool `json:"dieWithParent,omitempty"`
+	// Join are the container's cgroup directories the monitor joins, so
+	// that its CPU time, memory and log pages are charged to the plugin's
+	// limits. MustJoin makes a failure to join fatal.
+	Join     []string `json:"join,omitempty"`
+	MustJoin bool     `json:"mustJoin,omitempty"`
+	// KillDir is a cgroup v2 directory holding every process of the
+	// container and not the monitor (cgroup.kill); ProcsDir one whose
+	// cgroup.procs lists them. Either may be "".
+	KillDir  string `json:"killDir,omitempty"`
+	ProcsDir string `json:"procsDir,omitempty"`
+
+	// Descriptor numbers in the supervisor, set by Start.
+	ReadyFD  int `json:"readyFd"`
+	InitFD   int `json:"initFd"`
+	ParentFD int `json:"parentFd"`
+	SocketFD int `json:"socketFd"`
+}
+
+// Process is a started supervisor, as seen by the process that started it.
+type Process struct {
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// Start starts the supervisor of cfg.ID and returns once it is ready: in
+// the container's cgroups, its status file written. init is a pidfd of the
+// container's init process; socket, when not nil, is the end of the socket
+// on which the exec shim sends the seccomp listener.
+func Start(cfg Config, init, socket *os.File) (*Process, error) {
+	readyR, readyW, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("start monitor: %w", err)
+	}
+	defer readyR.Close()
+	files := []*os.File{readyW, init}
+	cfg.ReadyFD, cfg.InitFD, cfg.ParentFD, cfg.SocketFD = 3, 4, -1, -1
+	if cfg.DieWithParent {
+		fd, err := unix.PidfdOpen(os.Getpid(), 0)
+		if err != nil {
+			readyW.Close()
+			return nil, fmt.Errorf("start monitor: pidfd_open: %w", err)
+		}
+		parent := os.NewFile(uintptr(fd), "parent-pidfd")
+		defer parent.Close()
+		cfg.ParentFD = 3 + len(files)
+		files = append(files, parent)
+	}
+	if socket != nil {
+		cfg.SocketFD = 3 + len(files)
+		files = append(files, socket)
+	}
+	cmd, err := command(roleSupervise, cfg, files)
+	if err == nil {
+		err = cmd.Start()
+	}
+	readyW.Close()
+	if err != nil {
+		return nil, fmt.Errorf("start monitor: %w", err)
+	}
+	_ = readyR.SetReadDeadline(time.Now().Add(10 * time.Second))
+	msg, rerr := io.ReadAll(io.LimitReader(readyR, 4096))
+	if string(msg) != "ok" {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		why := strings.TrimPrefix(string(msg), "error: ")
+		if why == "" {
+			why = "it exited before it was ready"
+			if rerr != nil {
+				why = rerr.Error()
+			}
+		}
+		return nil, fmt.Errorf("start monitor: %s", why)
+	}
+	p := &Process{cmd: cmd, done: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(p.done) }()
+	return p, nil
+}
+
+// command prepares plugbox re-executed as a monitor process in role.
+func command(role string, cfg Config, files []*os.File) (*exec.Cmd, error) {
+	raw, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command("/proc/self/exe", ProcessArg, role, cfg.ID)
+	// One P is plenty, and keeps the thread count low.
+	cmd.Env = []string{configEnv + "=" + string(raw), "GOMAXPROCS=1"}
+	cmd.ExtraFiles = files
+	cmd.Stderr = os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	return cmd, nil
+}
+
+// Pid is the supervisor's pid.
+func (p *Process) Pid() int { return p.cmd.Process.Pid }
+
+// Wait waits up to timeout for the supervisor to finish (the plugin gone,
+// the log complete), then kills it. It reports whether it finished.
+func (p *Process) Wait(timeout time.Duration) bool {
+	select {
+	case <-p.done:
+		return true
+	case <-time.After(timeout):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+		return false
+	}
+}
+
+// Main runs a monitor process; it never returns.
+func Main() {
+	var cfg Config
+	err := json.Unmarshal([]byte(os.Getenv(configEnv)), &cfg)
+	if err != nil || len(os.Args) != 4 {
+		fmt.Fprintln(os.Stderr, "plugbox: the monitor process is started by plugbox itself, with its configuration")
+		os.Exit(2)
+	}
+	_ = os.Unsetenv(configEnv)
+	// It ends with the container, not with a polite signal meant for the
+	// container's processes or for the CLI's process group; and it must
+	// not hold a directory someone wants to unmount.
+	signal.Ignore(syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGPIPE)
+	_ = os.Chdir("/")
+	switch os.Args[2] {
+	case roleSupervise:
+		err = supervise(cfg)
+	case roleServe:
+		err = serve(cfg)
+	default:
+		err = fmt.Errorf("unknown role %q", os.Args[2])
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "plugbox: monitor of %s: %v\n", cfg.ID, err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+// serve is the listener's process: the listener on fd 3, a pipe for its
+// counters on fd 4.
+func serve(cfg Config) error {
+	const listener, counters = 3, 4
+	_ = unix.SetNonblock(counters, true)
+	w, err := OpenLog(cfg.Log, cfg.Limits.MaxBytes)
+	if err != nil {
+		// Still answer every call (denied), and count each as lost.
+		w = brokenLog(cfg.Log, err)
+	}
+	defer w.Close()
+	rec := NewRecorder(w, cfg.Mode, cfg.ID, cfg.Limits, time.Now())
+	report := func(c Counters) {
+		c.WriteError = cut(c.WriteError, 512) // one line stays below PIPE_BUF: written whole or not at all
+		data, _ := json.Marshal(c)
+		// Non-blocking: a stopped supervisor must not stop the listener.
+		// The counters are running totals, so a skipped line loses nothing.
+		_, _ = unix.Write(counters, append(data, '\n'))
+	}
+	return Serve(listener, cfg.Mode, cfg.ID, rec, report)
+}
+
+// supervisor is the state of the supervisor's event loop.
+type supervisor struct {
+	cfg    Config
+	status Status
+	file   *StatusFile
+	self   int
+
+	initFD     int      // pidfd of the container's init, -1 once it exited
+	parentFD   int      // pidfd of the CLI to die with, -1 if none
+	socket     *os.File // where the listener arrives, nil once handled
+	socketOpen time.Time
+	inotify    int // watches StartFile's directory until the start, -1 otherwise
+	deadline   time.Time
+
+	child       *exec.Cmd // the listener's process, nil when none runs
+	childFD     int       // its pidfd
+	childPipe   int       // read end of its counters pipe (non-blocking)
+	childBuf    []byte
+	stoppedAt   time.Time
+	killReason  string
+	killing     time.Time // the container is being killed since then
+	initExitAt  time.Time
+	initExited  bool
+	lastWritten Status
+}
+
+// supervise runs the supervisor until the container's processes are gone
+// and the listener's process has finished.
+func supervise(cfg Config) error {
+	ready := os.NewFile(uintptr(cfg.ReadyFD), "ready")
+	fail := func(err error) error {
+		fmt.Fprintf(ready, "error: %v", err)
+		ready.Close()
+		return err
+	}
+	self, err := Self()
+	if err != nil {
+		return fail(err)
+	}
+	s := &supervisor{cfg: cfg, self: self.Pid, initFD: cfg.InitFD, parentFD: cfg.ParentFD, inotify: -1, childFD: -1, childPipe: -1}
+	s.status = Status{Supervisor: self, Mode: cfg.Mode}
+	if cfg.Timeout > 0 {
+		s.status.Timeout = cfg.Timeout.String()
+	}
+	if err := joinCgroups(self.Pid, cfg.Join); err != nil {
+		if cfg.MustJoin {
+			return fail(err)
+		}
+		s.status.Uncharged = err.Error()
+	}
+	if cfg.Mode != "" {
+		// The log exists from create on: a full file system fails the
+		// create instead of every later line.
+		w, err := OpenLog(cfg.Log, cfg.Limits.MaxBytes)
+		if err != nil {
+			return fail(err)
+		}
+		w.Close()
+		s.socket = os.NewFile(uintptr(cfg.SocketFD), "monitor-socket")
+	}
+	if cfg.Timeout > 0 {
+		if err := s.watchStart(); err != nil {
+			return fail(err)
+		}
+	}
+	if s.file, err = CreateStatus(cfg.Dir, &s.status); err != nil {
+		return fail(err)
+	}
+	s.lastWritten = s.status
+	if _, err := ready.Write([]byte("ok")); err != nil {
+		return err
+	}
+	ready.Close()
+	s.loop()
+	s.status.Finished = true
+	s.writeStatus()
+	return nil
+}
+
+// joinCgroups moves pid into each cgroup directory.
+func joinCgroups(pid int, dirs []string) error {
+	for _, dir := range dirs {
+		f, err := os.OpenFile(dir+"/cgroup.procs", os.O_WRONLY, 0)
+		if err == nil {
+			_, err = f.WriteString(fmt.Sprint(pid))
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("join the container's cgroup %s: %w", dir, err)
+		}
+	}
+	return nil
+}
+
+// watchStart arms the wall-clock limit: now if the plugin has started,
+// otherwise when StartFile is removed.
+func (s *supervisor) watchStart() error {
+	if s.cfg.StartFile == "" {
+		s.started(time.Now())
+		return nil
+	}
+	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
+	if err != nil {
+		return fmt.Errorf("watch for the start: %w", err)
+	}
+	dir := s.cfg.StartFile[:strings.LastIndexByte(s.cfg.StartFile, '/')+1]
+	if _, err := unix.InotifyAddWatch(fd, dir, unix.IN_DELETE|unix.IN_MOVED_FROM); err != nil {
+		unix.Close(fd)
+		return fmt.Errorf("watch for the start: %w", err)
+	}
+	s.inotify = fd
+	s.checkStarted(time.Now())
+	return nil
+}
+
+func (s *supervisor) checkStarted(now time.Time) {
+	if _, err := os.Lstat(s.cfg.StartFile); errors.Is(err, os.ErrNotExist) {
+		s.started(now)
+	}
+}
+
+func (s *supervisor) started(now time.Time) {
+	if s.inotify >= 0 {
+		unix.Close(s.inotify)
+		s.inotify = -1
+	}
+	t := now.UTC()
+	s.status.Started = &t
+	s.deadline = now.Add(s.cfg.Timeout)
+}
+
+// loop serves events until nothing of the container is left to watch.
+func (s *supervisor) loop() {
+	buf := make([]byte, 4096)
+	for {
+		now := time.Now()
+		if s.initExited && s.socket != nil && now.Sub(s.initExitAt) > time.Second {
+			// Nobody is left to send the listener.
+			s.socket.Close()
+			s.socket = nil
+		}
+		if s.initExited && s.child == nil && s.socket == nil {
+			return
+		}
+		var fds []unix.PollFd
+		var on []func()
+		add := func(fd int, f func()) {
+			fds = append(fds, unix.PollFd{Fd: int32(fd), Events: unix.POLLIN})
+			on = append(on, f)
+		}
+		if s.initFD >= 0 {
+			add(s.initFD, func() { s.initExit(time.Now()) })
+		}
+		if s.parentFD >= 0 {
+			add(s.parentFD, s.parentDied)
+		}
+		if s.socket != nil {
+			add(int(s.socket.Fd()), s.receive)
+		}
+		if s.inotify >= 0 {
+			add(s.inotify, func() {
+				for {
+					if n, _ := unix.Read(s.inotify, buf); n <= 0 {
+						break
+					}
+				}
+				s.checkStarted(time.Now())
+			})
+		}
+		if s.child != nil {
+			add(s.childPipe, s.readCounters)
+			add(s.childFD, s.childExit)
+		}
+		timeout := -1
+		wake := func(d time.Duration) {
+			if ms := int(d/time.Millisecond) + 1; timeout < 0 || ms < timeout {
+				timeout = max(ms, 0)
+			}
+		}
+		if !s.deadline.IsZero() {
+			wake(s.deadline.Sub(now))
+		}
+		if s.child != nil {
+			wake(watchEvery)
+		}
+		if !s.killing.IsZero() {
+			wake(50 * time.Millisecond)
+		}
+		if s.initExited && s.socket != nil {
+			wake(time.Second)
+		}
+		if _, err := unix.Poll(fds, timeout); err != nil && !errors.Is(err, unix.EINTR) {
+			s.status.Error = "poll: " + err.Error()
+			s.writeStatus()
+			time.Sleep(100 * time.Millisecond)
+		}
+		for i, fd := range fds {
+			if fd.Revents != 0 {
+				on[i]()
+			}
+		}
+		now = time.Now()
+		if !s.deadline.IsZero() && !now.Before(s.deadline) {
+			s.deadline = time.Time{}
+			s.end(End{Cause: CauseTimeout, Detail: fmt.Sprintf("wall-clock limit %s exceeded", s.cfg.Timeout), Time: now.UTC()})
+		}
+		if s.child != nil {
+			s.watchChild(now)
+		}
+		if !s.killing.IsZero() {
+			s.sweep(now)
+		}
+		if s.status != s.lastWritten {
+			s.writeStatus()
+		}
+	}
+}
+
+func (s *supervisor) writeStatus() {
+	if err := s.file.Write(&s.status); err != nil {
+		// The status file keeps its blocks; this is an I/O error. Say it
+		// where someone may read it.
+		fmt.Fprintf(os.Stderr, "plugbox: monitor of %s: %v\n", s.cfg.ID, err)
+	}
+	s.lastWritten = s.status
+}
+
+func (s *supervisor) initExit(now time.Time) {
+	unix.Close(s.initFD)
+	s.initFD = -1
+	s.initExited = true
+	s.initExitAt = now
+	// The plugin is over: a limit no longer applies to it.
+	s.deadline = time.Time{}
+	if s.inotify >= 0 {
+		unix.Close(s.inotify)
+		s.inotify = -1
+	}
+}
+
+// parentDied: the foreground CLI is gone; so must the plugin be.
+func (s *supervisor) parentDied() {
+	unix.Close(s.parentFD)
+	s.parentFD = -1
+	if !s.initExited {
+		s.end(End{Cause: CauseParentDied, Detail: "the plugbox run that owned the plugin died", Time: time.Now().UTC()})
+	}
+}
+
+// end records why the plugin ends and kills the container.
+func (s *supervisor) end(e End) {
+	if recorded, err := RecordEnd(s.cfg.Dir, e); recorded || err != nil {
+		s.status.End = &e
+		if err != nil {
+			s.status.Error = err.Error()
+		}
+	}
+	s.kill(time.Now())
+}
+
+// kill kills every process of the container; sweep repeats it until they
+// are gone.
+func (s *supervisor) kill(now time.Time) {
+	if s.initFD >= 0 {
+		if err := unix.PidfdSendSignal(s.initFD, unix.SIGKILL, nil, 0); err != nil && !errors.Is(err, unix.ESRCH) {
+			s.status.Error = "kill the container's init: " + err.Error()
+		}
+	}
+	if s.killing.IsZero() {
+		s.killing = now
+	}
+	s.sweep(now)
+}
+
+func (s *supervisor) sweep(now time.Time) {
+	if s.cfg.KillDir != "" {
+		if err := os.WriteFile(s.cfg.KillDir+"/cgroup.kill", []byte("1"), 0); err != nil && !errors.Is(err, os.ErrNotExist) {
+			s.status.Error = "cgroup.kill: " + err.Error()
+		}
+	}
+	left := 0
+	if s.cfg.ProcsDir != "" {
+		data, _ := os.ReadFile(s.cfg.ProcsDir + "/cgroup.procs")
+		for _, field := range strings.Fields(string(data)) {
+			var pid int
+			if _, err := fmt.Sscan(field, &pid); err != nil || pid == s.self || (s.child != nil && pid == s.child.Process.Pid) {
+				continue
+			}
+			left++
+			_ = unix.Kill(pid, unix.SIGKILL)
+		}
+	}
+	if (s.initExited && left == 0) || now.Sub(s.killing) > 10*time.Second {
+		s.killing = time.Time{}
+	}
+}
+
+// receive takes the listener from the exec shim and starts its process.
+func (s *supervisor) receive() {
+	listener, err := ReceiveListener(s.socket)
+	s.socket.Close()
+	s.socket = nil
+	if err != nil {
+		return // the container went away before its plugin started
+	}
+	lf := os.NewFile(uintptr(listener), "seccomp-listener")
+	defer lf.Close() // only the listener's process keeps it: its death releases the plugin
+	var pipe [2]int
+	if err := unix.Pipe2(pipe[:], unix.O_CLOEXEC); err != nil {
+		s.listenerLost(0, "could not be started: "+err.Error())
+		return
+	}
+	pw := os.NewFile(uintptr(pipe[1]), "counters")
+	defer pw.Close()
+	cmd, err := command(roleServe, s.cfg, []*os.File{lf, pw})
+	if err == nil {
+		err = cmd.Start()
+	}
+	if err != nil {
+		unix.Close(pipe[0])
+		s.listenerLost(0, "could not be started: "+err.Error())
+		return
+	}
+	fd, err := unix.PidfdOpen(cmd.Process.Pid, 0)
+	if err != nil {
+		// Cannot watch it: let it serve, and reap it when it is done.
+		s.status.Error = "pidfd_open of the monitor process: " + err.Error()
+		go func() { _ = cmd.Wait() }()
+		unix.Close(pipe[0])
+		return
+	}
+	_ = unix.SetNonblock(pipe[0], true)
+	s.child, s.childFD, s.childPipe = cmd, fd, pipe[0]
+	p := Proc{Pid: cmd.Process.Pid}
+	if _, start, err := procStat(p.Pid); err == nil {
+		p.Start = start
+	}
+	s.status.Listener = &p
+}
+
+// readCounters takes the listener's latest running totals.
+func (s *supervisor) readCounters() {
+	buf := make([]byte, 8192)
+	for {
+		n, err := unix.Read(s.childPipe, buf)
+		if n > 0 {
+			s.childBuf = append(s.childBuf, buf[:n]...)
+		}
+		if n <= 0 || err != nil {
+			break // EAGAIN: all read; 0: its end is closed
+		}
+	}
+	end := strings.LastIndexByte(string(s.childBuf), '\n')
+	if end < 0 {
+		if len(s.childBuf) > 8192 {
+			s.childBuf = nil
+		}
+		return
+	}
+	lines := s.childBuf[:end]
+	last := lines[strings.LastIndexByte(string(lines), '\n')+1:]
+	var c Counters
+	if json.Unmarshal(last, &c) == nil {
+		s.status.Log = c
+	}
+	s.childBuf = append([]byte(nil), s.childBuf[end+1:]...)
+}
+
+// watchChild kills the listener's process when it has been stopped for
+// StopDeadline: the kernel then answers the plugin's waiting calls.
+func (s *supervisor) watchChild(now time.Time) {
+	state, _, err := procStat(s.child.Process.Pid)
+	if err != nil || (state != 'T' && state != 't') {
+		s.stoppedAt = time.Time{}
+		return
+	}
+	if s.stoppedAt.IsZero() {
+		s.stoppedAt = now
+		return
+	}
+	if now.Sub(s.stoppedAt) >= StopDeadline && s.killReason == "" {
+		s.killReason = fmt.Sprintf("was stopped (SIGSTOP or a tracer) for %s, so the supervisor killed it: a stopped monitor holds the plugin's notified calls forever", StopDeadline)
+		_ = unix.PidfdSendSignal(s.childFD, unix.SIGKILL, nil, 0)
+	}
+}
+
+// childExit reaps the listener's process and, unless it ended because the
+// plugin did, records its loss in the status and the log.
+func (s *supervisor) childExit() {
+	_ = s.child.Wait()
+	s.readCounters()
+	unix.Close(s.childPipe)
+	unix.Close(s.childFD)
+	ps := s.child.ProcessState
+	pid := s.child.Process.Pid
+	s.child, s.childFD, s.childPipe = nil, -1, -1
+	if ps.Success() && s.killReason == "" {
+		return
+	}
+	why := s.killReason
+	if why == "" {
+		ws := ps.Sys().(syscall.WaitStatus)
+		if ws.Signaled() {
+			why = fmt.Sprintf("was killed by signal %d (%s)", ws.Signal(), unix.SignalName(ws.Signal()))
+		} else {
+			why = fmt.Sprintf("exited with status %d", ws.ExitStatus())
+		}
+	}
+	s.listenerLost(pid, why)
+}
+
+func (s *supervisor) listenerLost(pid int, why string) {
+	now := time.Now().UTC()
+	what := "the monitor process"
+	if pid > 0 {
+		what = fmt.Sprintf("the monitor process (pid %d)", pid)
+	}
+	msg := fmt.Sprintf("%s %s at %s; the kernel fails every later notified call with ENOSYS, unlogged", what, why, now.Format(time.RFC3339))
+	s.status.ListenerLost = msg
+	s.writeStatus()
+	w, err := OpenLog(s.cfg.Log, s.cfg.Limits.MaxBytes)
+	if err == nil {
+		err = w.Append(Notice{Time: now, Container: s.cfg.ID, Kind: NoticeMonitorDied, Message: msg}, true)
+		w.Close()
+	}
+	if err != nil && !errors.Is(err, ErrLogFull) {
+		s.status.Error = "log the monitor's death: " + err.Error()
+	}
+}
