@@ -102,6 +102,7 @@ type Recorder struct {
 	droppedTotal uint64
 	droppedWhy   map[string]bool
 	lostUnsaid   uint64 // lost calls no "lost" notice mentions yet
+	lastNotice   time.Time
 	counters     Counters
 }
 
@@ -195,7 +196,10 @@ func (r *Recorder) Tick(now time.Time) {
 			delete(r.pending, k)
 		}
 	}
-	r.writeNotices(now)
+	// Notices too are bounded: one of each kind per window.
+	if now.Sub(r.lastNotice) >= r.limits.Window {
+		r.writeNotices(now)
+	}
 }
 
 // Idle says whether Tick has nothing to do: no repeats being counted and no
@@ -283,6 +287,9 @@ func (r *Recorder) lose(calls uint64, err error) {
 // writeNotices writes a "lost" notice once writing works again, then the
 // "dropped" notice for the calls counted since the last one.
 func (r *Recorder) writeNotices(now time.Time) {
+	if r.lostUnsaid > 0 || r.droppedTotal > 0 {
+		r.lastNotice = now
+	}
 	if r.lostUnsaid > 0 {
 		n := Notice{Time: now.UTC(), Container: r.container, Kind: NoticeLost, Action: r.action(), Count: r.lostUnsaid,
 			Message: fmt.Sprintf("%d calls were answered but not logged: %s", r.lostUnsaid, r.counters.WriteError)}

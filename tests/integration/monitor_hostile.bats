@@ -49,15 +49,18 @@ monitor_field() {
 }
 
 # wait_listener ID prints the pid of the process serving the container's
-# seccomp listener once it runs.
+# seccomp listener once it runs: plugbox __plugbox-monitor with the ID among
+# its arguments (not the supervisor, whose role is "supervise").
 wait_listener() {
-	local pid i
+	local i dir args
 	for i in $(seq 50); do
-		pid="$(monitor_field "$1" '.listener.pid // empty' 2>/dev/null)"
-		if [ -n "$pid" ]; then
-			echo "$pid"
-			return 0
-		fi
+		for dir in /proc/[0-9]*; do
+			args="$(tr '\0' ' ' < "$dir/cmdline" 2>/dev/null)" || continue
+			if [[ " $args " == *" __plugbox-monitor "*" $1 "* && " $args " != *" supervise "* ]]; then
+				echo "${dir#/proc/}"
+				return 0
+			fi
+		done
 		sleep 0.1
 	done
 	echo "no monitor process serves the listener of $1 after 5s" >&2
@@ -86,20 +89,13 @@ mount_calls() {
 }
 
 @test "a flood of one denied call: charged to the plugin's CPU limit, aggregated, every call counted" {
-	flood_bundle "$AUTHORED/b" '["/flood", "same", "4"]' '{"cpus": 0.2}'
+	flood_bundle "$AUTHORED/b" '["/flood", "same", "5"]' '{"cpus": 0.2}'
 	id="$(cid same)"
 	run -0 pb_bg run --detach --bundle "$AUTHORED/b" "$id"
 	listener="$(wait_listener "$id")"
-	# the monitor is in the container's CPU cgroup, and not listed as one
-	# of the container's processes
-	cpu_cgroup="$(jq -r '.cgroup_paths.cpu' "$ROOT/$id/state.json")"
-	grep -qx "$listener" "$cpu_cgroup/cgroup.procs"
-	run -0 pb ps --format json "$id"
-	[[ "$output" != *"$listener"* ]]
-	sleep 0.5
 	t0="$(cpu_ticks "$listener")"
 	s0="$(date +%s%N)"
-	sleep 2.5
+	sleep 2
 	t1="$(cpu_ticks "$listener")"
 	s1="$(date +%s%N)"
 	# it shares the plugin's 0.2 CPU: at most that (plus rounding), where an
@@ -107,6 +103,12 @@ mount_calls() {
 	share=$(( (t1 - t0) * 10000000 * 100 / (s1 - s0) ))
 	echo "monitor CPU share: ${share}% of a core"
 	[ "$share" -le 25 ]
+	# the monitor is in the container's CPU cgroup, and not listed as one
+	# of the container's processes
+	cpu_cgroup="$(jq -r '.cgroup_paths.cpu' "$ROOT/$id/state.json")"
+	grep -qx "$listener" "$cpu_cgroup/cgroup.procs"
+	run -0 pb ps --format json "$id"
+	[[ "$output" != *"$listener"* ]]
 
 	wait_status "$id" stopped
 	calls="$(awk '/^calls / {print $2}' "$(ctr_out "$id")")"
@@ -171,8 +173,7 @@ mount_calls() {
 	id="$(cid full)"
 	pb run --keep --bundle "$AUTHORED/b" "$id" > "$BATS_TEST_TMPDIR/run.out" 2>&1 3>&- &
 	runpid=$!
-	wait_listener "$id"
-	sleep 0.3
+	for i in $(seq 50); do grep -q '^call 5 ' "$BATS_TEST_TMPDIR/run.out" && break; sleep 0.1; done
 	dd if=/dev/zero of="$ROOT/fill" bs=4k 2>/dev/null || true
 	rc=0
 	wait "$runpid" || rc=$?
@@ -227,7 +228,6 @@ mount_calls() {
 	id="$(cid stopped)"
 	run -0 pb_bg run --detach --bundle "$AUTHORED/b" "$id"
 	listener="$(wait_listener "$id")"
-	supervisor="$(monitor_field "$id" .supervisor.pid)"
 	sleep 0.3
 	kill -STOP "$listener"
 	out="$(ctr_out "$id")"
@@ -241,6 +241,7 @@ mount_calls() {
 	[[ "$output" == *"lost: the monitor process (pid $listener) was stopped (SIGSTOP or a tracer) for 2s, so the supervisor killed it"* ]]
 	wait_gone "$listener"
 	# now stop the supervisor too: delete --force must not leave it behind
+	supervisor="$(monitor_field "$id" .supervisor.pid)"
 	kill -STOP "$supervisor"
 	run -0 pb delete --force "$id"
 	wait_gone "$supervisor"
@@ -288,15 +289,15 @@ mount_calls() {
 	run -0 pb delete "$id"
 }
 
-@test "a foreground run ends at the limit with exit 137 and says why; a malformed limit fails the create" {
+@test "a malformed limit fails the create; a foreground run ends at the limit with exit 137 and says why" {
 	make_bundle "$BUNDLE" sleep 30
-	jq_config "$BUNDLE" '.annotations["org.plugbox.timeout"] = "1s"'
-	run -137 pb run --bundle "$BUNDLE" "$(cid fg)"
-	[[ "$output" == *"plugbox: $(cid fg): wall-clock limit 1s exceeded: the plugin was killed"* ]]
 	jq_config "$BUNDLE" '.annotations["org.plugbox.timeout"] = "abc"'
 	run -1 pb_bg create --bundle "$BUNDLE" "$(cid bad)"
 	error_line "annotation org.plugbox.timeout" '"abc" is not a positive duration'
 	root_empty
+	jq_config "$BUNDLE" '.annotations["org.plugbox.timeout"] = "1s"'
+	run -137 pb run --bundle "$BUNDLE" "$(cid fg)"
+	[[ "$output" == *"plugbox: $(cid fg): wall-clock limit 1s exceeded: the plugin was killed"* ]]
 }
 
 @test "kill -9 of a foreground run kills the plugin (die with parent)" {
