@@ -78,20 +78,23 @@ type Config struct {
 
 // Process is a started supervisor, as seen by the process that started it.
 type Process struct {
-	cmd  *exec.Cmd
-	done chan struct{}
+	cmd   *exec.Cmd
+	done  chan struct{}
+	ready *os.File // read end of the handshake, nil once read
+	err   error    // what the handshake said
 }
 
-// Start starts the supervisor of cfg.ID and returns once it is ready: in
-// the container's cgroups, its status file written. init is a pidfd of the
-// container's init process; socket, when not nil, is the end of the socket
-// on which the exec shim sends the seccomp listener.
+// Start starts the supervisor of cfg.ID. init is a pidfd of the container's
+// init process; socket, when not nil, is the end of the socket on which the
+// exec shim sends the seccomp listener. Ready says when it is in the
+// container's cgroups with its status written; a caller may start the
+// plugin meanwhile (the supervisor also counts the wall-clock limit from a
+// start it missed, and dies with a parent that is already gone).
 func Start(cfg Config, init, socket *os.File) (*Process, error) {
 	readyR, readyW, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("start monitor: %w", err)
 	}
-	defer readyR.Close()
 	files := []*os.File{readyW, init}
 	cfg.ReadyFD, cfg.InitFD, cfg.ParentFD, cfg.SocketFD = 3, 4, -1, -1
 	if cfg.DieWithParent {
@@ -115,25 +118,37 @@ func Start(cfg Config, init, socket *os.File) (*Process, error) {
 	}
 	readyW.Close()
 	if err != nil {
+		readyR.Close()
 		return nil, fmt.Errorf("start monitor: %w", err)
 	}
-	_ = readyR.SetReadDeadline(time.Now().Add(10 * time.Second))
-	msg, rerr := io.ReadAll(io.LimitReader(readyR, 4096))
-	if string(msg) != "ok" {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		why := strings.TrimPrefix(string(msg), "error: ")
-		if why == "" {
-			why = "it exited before it was ready"
-			if rerr != nil {
-				why = rerr.Error()
-			}
-		}
-		return nil, fmt.Errorf("start monitor: %s", why)
-	}
-	p := &Process{cmd: cmd, done: make(chan struct{})}
+	p := &Process{cmd: cmd, done: make(chan struct{}), ready: readyR}
 	go func() { _ = cmd.Wait(); close(p.done) }()
 	return p, nil
+}
+
+// Ready waits (up to 10s) until the supervisor is in the container's
+// cgroups with its status written, or says why it failed; it then kills it.
+func (p *Process) Ready() error {
+	if p.ready == nil {
+		return p.err
+	}
+	defer func() { p.ready.Close(); p.ready = nil }()
+	_ = p.ready.SetReadDeadline(time.Now().Add(10 * time.Second))
+	msg, rerr := io.ReadAll(io.LimitReader(p.ready, 4096))
+	if string(msg) == "ok" {
+		return nil
+	}
+	why := strings.TrimPrefix(string(msg), "error: ")
+	if why == "" {
+		why = "it exited before it was ready"
+		if rerr != nil {
+			why = rerr.Error()
+		}
+	}
+	_ = p.cmd.Process.Kill()
+	<-p.done
+	p.err = fmt.Errorf("start monitor: %s", why)
+	return p.err
 }
 
 // command prepares plugbox re-executed as a monitor process in role.
@@ -157,6 +172,10 @@ func (p *Process) Pid() int { return p.cmd.Process.Pid }
 // Wait waits up to timeout for the supervisor to finish (the plugin gone,
 // the log complete), then kills it. It reports whether it finished.
 func (p *Process) Wait(timeout time.Duration) bool {
+	if p.ready != nil {
+		p.ready.Close()
+		p.ready = nil
+	}
 	select {
 	case <-p.done:
 		return true
@@ -165,6 +184,16 @@ func (p *Process) Wait(timeout time.Duration) bool {
 		<-p.done
 		return false
 	}
+}
+
+// Kill stops the supervisor now, when it has nothing left to do.
+func (p *Process) Kill() {
+	if p.ready != nil {
+		p.ready.Close()
+		p.ready = nil
+	}
+	_ = p.cmd.Process.Kill()
+	<-p.done
 }
 
 // Main runs a monitor process; it never returns.
@@ -190,16 +219,30 @@ func Main() {
 		err = fmt.Errorf("unknown role %q", os.Args[2])
 	}
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "plugbox: monitor of %s: %v\n", cfg.ID, err)
+		if err != errSaid {
+			fmt.Fprintf(os.Stderr, "plugbox: monitor of %s: %v\n", cfg.ID, err)
+		}
 		os.Exit(1)
 	}
 	os.Exit(0)
 }
 
-// serve is the listener's process: the listener on fd 3, a pipe for its
-// counters on fd 4.
+// errSaid is a failure already reported to the process that started the
+// supervisor.
+var errSaid = errors.New("reported to the starter")
+
+// serve is the listener's process: the socket the exec shim sends the
+// listener on as fd 3, a pipe for its counters on fd 4. It starts with the
+// container, so that the plugin's first notified call need not wait for a
+// process to start.
 func serve(cfg Config) error {
-	const listener, counters = 3, 4
+	const counters = 4
+	sock := os.NewFile(3, "monitor-socket")
+	listener, err := ReceiveListener(sock)
+	sock.Close()
+	if err != nil {
+		return nil // the container went away before its plugin started
+	}
 	_ = unix.SetNonblock(counters, true)
 	w, err := OpenLog(cfg.Log, cfg.Limits.MaxBytes)
 	if err != nil {
@@ -225,12 +268,11 @@ type supervisor struct {
 	file   *StatusFile
 	self   int
 
-	initFD     int      // pidfd of the container's init, -1 once it exited
-	parentFD   int      // pidfd of the CLI to die with, -1 if none
-	socket     *os.File // where the listener arrives, nil once handled
-	socketOpen time.Time
-	inotify    int // watches StartFile's directory until the start, -1 otherwise
-	deadline   time.Time
+	initFD   int      // pidfd of the container's init, -1 once it exited
+	parentFD int      // pidfd of the CLI to die with, -1 if none
+	socket   *os.File // the shim's socket, until handed to the listener's process
+	inotify  int      // watches StartFile's directory until the start, -1 otherwise
+	deadline time.Time
 
 	child       *exec.Cmd // the listener's process, nil when none runs
 	childFD     int       // its pidfd
@@ -251,7 +293,7 @@ func supervise(cfg Config) error {
 	fail := func(err error) error {
 		fmt.Fprintf(ready, "error: %v", err)
 		ready.Close()
-		return err
+		return errSaid // the starter says it
 	}
 	self, err := Self()
 	if err != nil {
@@ -262,12 +304,6 @@ func supervise(cfg Config) error {
 	if cfg.Timeout > 0 {
 		s.status.Timeout = cfg.Timeout.String()
 	}
-	if err := joinCgroups(self.Pid, cfg.Join); err != nil {
-		if cfg.MustJoin {
-			return fail(err)
-		}
-		s.status.Uncharged = err.Error()
-	}
 	if cfg.Mode != "" {
 		// The log exists from create on: a full file system fails the
 		// create instead of every later line.
@@ -276,7 +312,24 @@ func supervise(cfg Config) error {
 			return fail(err)
 		}
 		w.Close()
+		// The listener's process starts first, so that its start overlaps
+		// the cgroup moves (it is moved with the supervisor).
 		s.socket = os.NewFile(uintptr(cfg.SocketFD), "monitor-socket")
+		s.spawnListener()
+	}
+	pids := []int{self.Pid}
+	if s.child != nil {
+		pids = append(pids, s.child.Process.Pid)
+	}
+	if err := joinCgroups(cfg.Join, pids...); err != nil {
+		if cfg.MustJoin {
+			if s.child != nil {
+				_ = s.child.Process.Kill()
+				_ = s.child.Wait()
+			}
+			return fail(err)
+		}
+		s.status.Uncharged = err.Error()
 	}
 	if cfg.Timeout > 0 {
 		if err := s.watchStart(); err != nil {
@@ -297,12 +350,16 @@ func supervise(cfg Config) error {
 	return nil
 }
 
-// joinCgroups moves pid into each cgroup directory.
-func joinCgroups(pid int, dirs []string) error {
+// joinCgroups moves the processes pids into each cgroup directory.
+func joinCgroups(dirs []string, pids ...int) error {
 	for _, dir := range dirs {
 		f, err := os.OpenFile(dir+"/cgroup.procs", os.O_WRONLY, 0)
-		if err == nil {
-			_, err = f.WriteString(fmt.Sprint(pid))
+		for _, pid := range pids {
+			if err == nil {
+				_, err = f.WriteString(fmt.Sprint(pid))
+			}
+		}
+		if f != nil {
 			if cerr := f.Close(); err == nil {
 				err = cerr
 			}
@@ -356,12 +413,7 @@ func (s *supervisor) loop() {
 	buf := make([]byte, 4096)
 	for {
 		now := time.Now()
-		if s.initExited && s.socket != nil && now.Sub(s.initExitAt) > time.Second {
-			// Nobody is left to send the listener.
-			s.socket.Close()
-			s.socket = nil
-		}
-		if s.initExited && s.child == nil && s.socket == nil {
+		if s.initExited && s.child == nil {
 			return
 		}
 		var fds []unix.PollFd
@@ -375,9 +427,6 @@ func (s *supervisor) loop() {
 		}
 		if s.parentFD >= 0 {
 			add(s.parentFD, s.parentDied)
-		}
-		if s.socket != nil {
-			add(int(s.socket.Fd()), s.receive)
 		}
 		if s.inotify >= 0 {
 			add(s.inotify, func() {
@@ -408,9 +457,6 @@ func (s *supervisor) loop() {
 		if !s.killing.IsZero() {
 			wake(50 * time.Millisecond)
 		}
-		if s.initExited && s.socket != nil {
-			wake(time.Second)
-		}
 		if _, err := unix.Poll(fds, timeout); err != nil && !errors.Is(err, unix.EINTR) {
 			s.status.Error = "poll: " + err.Error()
 			s.writeStatus()
@@ -439,6 +485,9 @@ func (s *supervisor) loop() {
 }
 
 func (s *supervisor) writeStatus() {
+	if s.file == nil {
+		return // not created yet: the first write has it all
+	}
 	if err := s.file.Write(&s.status); err != nil {
 		// The status file keeps its blocks; this is an I/O error. Say it
 		// where someone may read it.
@@ -517,16 +566,13 @@ func (s *supervisor) sweep(now time.Time) {
 	}
 }
 
-// receive takes the listener from the exec shim and starts its process.
-func (s *supervisor) receive() {
-	listener, err := ReceiveListener(s.socket)
-	s.socket.Close()
+// spawnListener starts the process that receives the seccomp listener from
+// the exec shim and serves it. Only that process ever holds the listener:
+// its death releases the plugin's waiting calls.
+func (s *supervisor) spawnListener() {
+	sock := s.socket
 	s.socket = nil
-	if err != nil {
-		return // the container went away before its plugin started
-	}
-	lf := os.NewFile(uintptr(listener), "seccomp-listener")
-	defer lf.Close() // only the listener's process keeps it: its death releases the plugin
+	defer sock.Close()
 	var pipe [2]int
 	if err := unix.Pipe2(pipe[:], unix.O_CLOEXEC); err != nil {
 		s.listenerLost(0, "could not be started: "+err.Error())
@@ -534,7 +580,7 @@ func (s *supervisor) receive() {
 	}
 	pw := os.NewFile(uintptr(pipe[1]), "counters")
 	defer pw.Close()
-	cmd, err := command(roleServe, s.cfg, []*os.File{lf, pw})
+	cmd, err := command(roleServe, s.cfg, []*os.File{sock, pw})
 	if err == nil {
 		err = cmd.Start()
 	}

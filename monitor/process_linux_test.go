@@ -55,6 +55,9 @@ func TestSupervisorEnforcesTheWallClockLimitFromTheStart(t *testing.T) {
 	cfg := Config{ID: "c", Dir: dir, Log: filepath.Join(dir, "violations.jsonl"), Limits: DefaultLimits,
 		Timeout: 300 * time.Millisecond, StartFile: startFile}
 	p, err := Start(cfg, pidfd, nil)
+	if err == nil {
+		err = p.Ready()
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,6 +96,9 @@ func TestSupervisorEndsWithThePlugin(t *testing.T) {
 	pidfd, done := startPlugin(t)
 	defer pidfd.Close()
 	p, err := Start(Config{ID: "c", Dir: dir, Log: filepath.Join(dir, "log"), Limits: DefaultLimits, Timeout: time.Minute}, pidfd, nil)
+	if err == nil {
+		err = p.Ready()
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +116,7 @@ func TestSupervisorEndsWithThePlugin(t *testing.T) {
 	if e, _ := ReadEnd(dir); e != nil {
 		t.Errorf("an end recorded for a plugin that ended on its own: %v", e)
 	}
-	if s, _ := ReadStatus(dir); s == nil || !s.Finished || s.Health(StateOf).Problem != "" {
+	if s, _ := ReadStatus(dir); s == nil || !s.Finished || s.Health(StateOf, true).Problem != "" {
 		t.Errorf("status after: %+v", s)
 	}
 }
@@ -119,8 +125,11 @@ func TestSupervisorRefusesACgroupItCannotJoin(t *testing.T) {
 	dir := t.TempDir()
 	pidfd, _ := startPlugin(t)
 	defer pidfd.Close()
-	_, err := Start(Config{ID: "c", Dir: dir, Log: filepath.Join(dir, "log"), Limits: DefaultLimits,
+	p, err := Start(Config{ID: "c", Dir: dir, Log: filepath.Join(dir, "log"), Limits: DefaultLimits,
 		Join: []string{filepath.Join(dir, "no-such-cgroup")}, MustJoin: true}, pidfd, nil)
+	if err == nil {
+		err = p.Ready()
+	}
 	if err == nil || !strings.Contains(err.Error(), "join the container's cgroup") {
 		t.Fatalf("Start: %v, want a failure to join", err)
 	}

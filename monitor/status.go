@@ -173,8 +173,10 @@ type Health struct {
 	Problem string
 }
 
-// Health judges s, asking state what became of its processes.
-func (s *Status) Health(state func(Proc) ProcState) Health {
+// Health judges s, asking state what became of its processes. Once the
+// container has stopped, a supervisor that is gone no longer matters (its
+// limits ended with the plugin); a log that is incomplete still does.
+func (s *Status) Health(state func(Proc) ProcState, stopped bool) Health {
 	var h Health
 	var logProblem, timeoutProblem string
 	supervisor := ProcGone
@@ -186,7 +188,7 @@ func (s *Status) Health(state func(Proc) ProcState) Health {
 		logProblem = "lost: " + s.ListenerLost
 	case !s.Finished && s.Listener != nil && state(*s.Listener) == ProcGone:
 		logProblem = fmt.Sprintf("lost: the monitor process (pid %d) is gone; the kernel fails every later notified call with ENOSYS, unlogged", s.Listener.Pid)
-	case !s.Finished && s.Listener == nil && supervisor == ProcGone:
+	case !s.Finished && s.Listener == nil && s.Mode != "" && supervisor == ProcGone && !stopped:
 		logProblem = fmt.Sprintf("lost: the monitor process (pid %d) is gone before the plugin started; no call will be logged", s.Supervisor.Pid)
 	}
 	if s.Log.Lost > 0 {
@@ -197,7 +199,7 @@ func (s *Status) Health(state func(Proc) ProcState) Health {
 			logProblem += "; " + degraded
 		}
 	}
-	if !s.Finished {
+	if !s.Finished && !stopped {
 		switch supervisor {
 		case ProcGone:
 			timeoutProblem = fmt.Sprintf("lost: the monitor process (pid %d) is gone", s.Supervisor.Pid)

@@ -48,6 +48,7 @@ func TestHealthSaysWhatNoLongerHolds(t *testing.T) {
 		name                      string
 		s                         Status
 		state                     func(Proc) ProcState
+		stopped                   bool
 		monitor, timeout, problem string // substrings; "" = exactly empty
 	}{
 		{name: "all well", s: Status{Supervisor: sup, Listener: &lis, Mode: Violations, Timeout: "60s"}, state: running,
@@ -63,12 +64,16 @@ func TestHealthSaysWhatNoLongerHolds(t *testing.T) {
 			timeout: "60s; lost: the monitor process (pid 10) is gone", problem: "violation log lost"},
 		{name: "supervisor stopped: the limit is suspended", s: Status{Supervisor: sup, Timeout: "2s"},
 			state: states(map[int]ProcState{10: ProcStopped}), timeout: "2s; suspended", problem: "wall-clock limit 2s suspended"},
+		{name: "stopped container: a supervisor gone does not matter, a lost listener does", s: Status{Supervisor: sup, Listener: &lis, Mode: Violations, Timeout: "60s"},
+			state: states(map[int]ProcState{10: ProcGone, 11: ProcGone}), stopped: true, monitor: "violations; lost: the monitor process (pid 11) is gone", timeout: "60s", problem: "violation log lost"},
+		{name: "stopped container without a listener", s: Status{Supervisor: sup, Timeout: "60s"},
+			state: states(map[int]ProcState{10: ProcGone}), stopped: true, timeout: "60s"},
 		{name: "gone before the plugin started", s: Status{Supervisor: sup, Mode: Violations},
 			state: states(map[int]ProcState{10: ProcGone}), monitor: "violations; lost: the monitor process (pid 10) is gone before the plugin started", problem: "lost"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := tt.s.Health(tt.state)
+			h := tt.s.Health(tt.state, tt.stopped)
 			for _, c := range []struct{ got, want, what string }{{h.Monitor, tt.monitor, "Monitor"}, {h.Timeout, tt.timeout, "Timeout"}, {h.Problem, tt.problem, "Problem"}} {
 				if (c.want == "" && c.got != "") || !strings.Contains(c.got, c.want) {
 					t.Errorf("%s = %q, want %q", c.what, c.got, c.want)

@@ -336,7 +336,7 @@ func (lc *linuxContainer) State() (*specs.State, error) {
 				st.Annotations["org.plugbox.enforced."+key] = value
 			}
 		}
-		addMonitorState(lc.dir(), st.Annotations)
+		addMonitorState(lc.dir(), st.Status == specs.StateStopped, st.Annotations)
 	}
 	return st, nil
 }
@@ -505,11 +505,15 @@ func (lc *linuxContainer) Wait() (int, error) {
 		lc.stop()
 		lc.stop = nil
 	}
+	var merr error
 	if lc.monitor != nil {
-		lc.monitor.wait()
+		merr = lc.monitor.wait()
 	}
 	if ps == nil {
 		return -1, fmt.Errorf("wait %s: %w", lc.ID(), err)
+	}
+	if merr != nil {
+		return -1, fmt.Errorf("wait %s: %w", lc.ID(), merr)
 	}
 	return waitStatus(ps.Sys().(syscall.WaitStatus)), nil
 }

@@ -49,8 +49,9 @@ type MonitorReport struct {
 	Active bool
 }
 
-// ReadMonitorReport reads the report of container id under root.
-func ReadMonitorReport(root, id string) (MonitorReport, error) {
+// ReadMonitorReport reads the report of container id under root; stopped
+// says whether the container has stopped.
+func ReadMonitorReport(root, id string, stopped bool) (MonitorReport, error) {
 	dir := filepath.Join(root, id)
 	var r MonitorReport
 	s, err := monitor.ReadStatus(dir)
@@ -58,7 +59,7 @@ func ReadMonitorReport(root, id string) (MonitorReport, error) {
 		return r, err
 	}
 	if s != nil {
-		r.Problem = s.Health(monitor.StateOf).Problem
+		r.Problem = s.Health(monitor.StateOf, stopped).Problem
 		r.Active = !s.Finished && monitor.StateOf(s.Supervisor) != monitor.ProcGone
 	}
 	r.End, err = monitor.ReadEnd(dir)

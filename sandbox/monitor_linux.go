@@ -27,9 +27,10 @@ const execFifo = "exec.fifo"
 // the exec shim sends the seccomp listener (when there is one to serve), and
 // the monitor process, started once the container's cgroups exist.
 type monitorSpawn struct {
-	shimEnd *os.File // goes into the container as an extra descriptor
-	ownEnd  *os.File // goes to the monitor process
-	proc    *monitor.Process
+	shimEnd  *os.File // goes into the container as an extra descriptor
+	ownEnd   *os.File // goes to the monitor process
+	listener bool     // the monitor serves a seccomp listener
+	proc     *monitor.Process
 }
 
 // newMonitorSocket makes the socket pair for the seccomp listener.
@@ -39,17 +40,28 @@ func newMonitorSocket() (*monitorSpawn, error) {
 		return nil, fmt.Errorf("monitor socket pair: %w", err)
 	}
 	return &monitorSpawn{
-		shimEnd: os.NewFile(uintptr(fds[0]), "monitor-shim-end"),
-		ownEnd:  os.NewFile(uintptr(fds[1]), "monitor-own-end"),
+		shimEnd:  os.NewFile(uintptr(fds[0]), "monitor-shim-end"),
+		ownEnd:   os.NewFile(uintptr(fds[1]), "monitor-own-end"),
+		listener: true,
 	}, nil
 }
 
-// wait waits for the monitor process to finish its log: it ends once the
-// container's processes are gone. One still running after 5s is stopped.
-func (m *monitorSpawn) wait() {
-	if m.proc != nil {
-		m.proc.Wait(5 * time.Second)
+// wait waits, once the plugin has ended, for the monitor process to finish
+// its log (it ends once no process of the container uses the filter),
+// stopping it after 5s. A monitor with no log to finish is stopped at once:
+// whatever it had to enforce ended with the plugin. It reports a monitor
+// that never got ready, whose log cannot be trusted.
+func (m *monitorSpawn) wait() error {
+	if m.proc == nil {
+		return nil
 	}
+	if !m.listener {
+		m.proc.Kill()
+		return nil
+	}
+	err := m.proc.Ready()
+	m.proc.Wait(5 * time.Second)
+	return err
 }
 
 // close releases what this process holds of a monitor never started.
@@ -122,7 +134,13 @@ func (p *layerPlan) startMonitorProcess(dir string, c *libcontainer.Container, p
 		return err
 	}
 	p.spawned.proc = proc
-	return nil
+	if p.foreground {
+		// This process waits for the plugin and checks then (Wait): the
+		// monitor's start overlaps the plugin's instead of adding to it.
+		return nil
+	}
+	// create and run --detach return with the monitor in place, or fail.
+	return proc.Ready()
 }
 
 // monitorCgroups are the cgroup directories of a container as the monitor
@@ -234,7 +252,7 @@ func killProc(p monitor.Proc) {
 // addMonitorState adds what the container's monitor process reports to the
 // state's annotations: how complete the violation log is, the wall-clock
 // limit in force, and which limit or event ended the plugin.
-func addMonitorState(dir string, annotations map[string]string) {
+func addMonitorState(dir string, stopped bool, annotations map[string]string) {
 	// Only plugbox says what ended a plugin; a config.json cannot.
 	delete(annotations, AnnotationEnded)
 	s, err := monitor.ReadStatus(dir)
@@ -244,7 +262,7 @@ func addMonitorState(dir string, annotations map[string]string) {
 			annotations[AnnotationEnforcedMonitor] += "; unknown: " + err.Error()
 		}
 	case s != nil:
-		h := s.Health(monitor.StateOf)
+		h := s.Health(monitor.StateOf, stopped)
 		if h.Monitor != "" {
 			annotations[AnnotationEnforcedMonitor] = h.Monitor
 		}

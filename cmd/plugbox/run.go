@@ -69,7 +69,7 @@ var runCommand = &cli.Command{
 // is incomplete. It streams the log, whatever its size.
 func reportMonitor(ctx *cli.Context, id string) {
 	root := ctx.String("root")
-	report, err := sandbox.ReadMonitorReport(root, id)
+	report, err := sandbox.ReadMonitorReport(root, id, true)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "plugbox: %s: warning: %v\n", id, err)
 	}

@@ -71,7 +71,11 @@ var violationsCommand = &cli.Command{
 		if err := out.Flush(); err != nil {
 			return err
 		}
-		report, err := sandbox.ReadMonitorReport(root, id)
+		stopped := false
+		if st, err := c.State(); err == nil {
+			stopped = st.Status == sandbox.StatusStopped
+		}
+		report, err := sandbox.ReadMonitorReport(root, id, stopped)
 		if err != nil {
 			return fmt.Errorf("violations %s: %w", id, err)
 		}
@@ -126,7 +130,7 @@ func printViolations(out io.Writer, path string, offset int64, format string) (i
 func waitMonitor(root, id string, timeout time.Duration) {
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
-		if r, err := sandbox.ReadMonitorReport(root, id); err != nil || !r.Active {
+		if r, err := sandbox.ReadMonitorReport(root, id, true); err != nil || !r.Active {
 			return
 		}
 		time.Sleep(50 * time.Millisecond)
