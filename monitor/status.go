@@ -209,6 +209,11 @@ func (s *Status) Health(state func(Proc) ProcState, stopped bool) Health {
 	}
 	if s.Mode != "" {
 		h.Monitor = string(s.Mode)
+		if s.Uncharged != "" {
+			// Not a gap in the log, but the plugin's limits do not bound
+			// what the monitor spends on it.
+			h.Monitor += "; not charged to the container: " + s.Uncharged
+		}
 		if logProblem != "" {
 			h.Monitor += "; " + logProblem
 			h.Problem = "violation log " + logProblem
