@@ -52,10 +52,10 @@ type seccompNotifResp struct {
 }
 
 // Serve answers notifications on listener until every process using the
-// filter has exited, recording each call with rec before answering it.
-// report, when not nil, receives the running counters a few times a second
-// while they change. Serve closes rec before it returns.
-func Serve(listener int, mode Mode, container string, rec *Recorder, report func(Counters)) error {
+// filter has exited, recording each call with rec before answering it (in
+// rec's mode). report, when not nil, receives the running counters a few
+// times a second while they change. Serve closes rec before it returns.
+func Serve(listener int, rec *Recorder, report func(Counters)) error {
 	names := syscallNames{}
 	tick := rec.limits.Window / 4
 	if tick <= 0 {
@@ -104,13 +104,13 @@ func Serve(listener int, mode Mode, container string, rec *Recorder, report func
 			return fmt.Errorf("receive notification: %w", err)
 		}
 		event := Event{
-			Time: now.UTC(), Container: container, Pid: req.Pid, Nr: req.Nr,
+			Time: now.UTC(), Container: rec.container, Pid: req.Pid, Nr: req.Nr,
 			Args: append([]uint64(nil), req.Args[:]...),
 		}
 		event.Arch, event.Syscall = names.lookup(req.Arch, req.Nr)
 		resp := seccompNotifResp{ID: req.ID}
 		switch {
-		case mode == Learning:
+		case rec.learning:
 			resp.Flags = unix.SECCOMP_USER_NOTIF_FLAG_CONTINUE
 			event.Action = "allowed"
 		case event.Syscall == "":

@@ -147,8 +147,11 @@ func (r *Recorder) Call(e Event, now time.Time) {
 		return
 	}
 	if len(r.pending) >= r.limits.MaxPending {
-		r.flushRepeats(now, true)
+		// Under the rate limit too: cycling through many distinct calls
+		// must not be a way around it.
+		r.flushRepeats(now, false)
 		clear(r.pending)
+		r.counting = 0
 	}
 	r.pending[k] = &pending{event: e, windowStart: now}
 	r.emit(e, 1, now, false)
@@ -213,6 +216,7 @@ func (r *Recorder) Idle() bool {
 func (r *Recorder) Close(now time.Time) {
 	r.flushRepeats(now, true)
 	clear(r.pending)
+	r.counting = 0
 	r.writeNotices(now)
 }
 

@@ -79,6 +79,7 @@ func TestRecorderBoundsWhatAFloodWrites(t *testing.T) {
 		limits   Limits
 		feed     func(r *Recorder) time.Time // makes the calls, ticking as the monitor does; returns the end
 		lines    int                         // call lines written
+		maxLines int                         // or at most this many (lines 0)
 		dropped  uint64
 		maxBytes int64
 		why      string // in the dropped notice
@@ -162,6 +163,19 @@ func TestRecorderBoundsWhatAFloodWrites(t *testing.T) {
 			lines: 30 + 30, // each distinct call, and its count at close
 		},
 		{
+			name:   "cycling through more distinct calls than are counted at once stays under the rate limit",
+			limits: Limits{MaxBytes: 1 << 20, Rate: 5, Burst: 10, Window: time.Second, MaxPending: 4},
+			feed: func(r *Recorder) time.Time {
+				for i := 0; i < 1000; i++ {
+					r.Call(call(7, uint64(i%50)), t0)
+					r.Call(call(7, uint64(i%50)), t0)
+				}
+				return t0
+			},
+			maxLines: 10 + 4, // the burst, and the counts still pending at close
+			why:      "more than 5 lines/s",
+		},
+		{
 			name:   "the size cap: calls past it are counted, and the notice still fits",
 			limits: Limits{MaxBytes: 16 << 10, Rate: 1e9, Burst: 1e6, Window: time.Second, MaxPending: 4096},
 			feed: func(r *Recorder) time.Time {
@@ -195,7 +209,11 @@ func TestRecorderBoundsWhatAFloodWrites(t *testing.T) {
 			if c.Calls != logged+dropped+lost || c.Logged != logged || c.Dropped != dropped || c.Lost != lost {
 				t.Errorf("counters %+v; the log accounts for logged %d dropped %d lost %d", c, logged, dropped, lost)
 			}
-			if tt.lines >= 0 && len(events) != tt.lines {
+			if tt.maxLines > 0 {
+				if len(events) > tt.maxLines {
+					t.Errorf("%d call lines, want at most %d", len(events), tt.maxLines)
+				}
+			} else if tt.lines >= 0 && len(events) != tt.lines {
 				t.Errorf("%d call lines, want %d", len(events), tt.lines)
 			}
 			if tt.lines < 0 && dropped == 0 {

@@ -136,6 +136,9 @@ func ReadStatus(dir string) (*Status, error) {
 		if err != nil && !errors.Is(err, io.EOF) {
 			return nil, fmt.Errorf("monitor status: %w", err)
 		}
+		if n == 0 {
+			return nil, nil // being created: nothing to say yet
+		}
 		var s Status
 		if err := json.Unmarshal(bytes.TrimRight(buf[:n], " \n\x00"), &s); err == nil {
 			return &s, nil
