@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -58,49 +57,52 @@ type Config struct {
 	// DieWithParent kills the container when the process that started
 	// the monitor (a foreground `plugbox run`) dies.
 	DieWithParent bool `json:"dieWithParent,omitempty"`
-	// Join are the container's cgroup directories the monitor joins, so
-	// that its CPU time, memory and log pages are charged to the plugin's
-	// limits. MustJoin makes a failure to join fatal.
-	Join     []string `json:"join,omitempty"`
-	MustJoin bool     `json:"mustJoin,omitempty"`
+	// MustJoin makes a failure to join the container's cgroups fatal.
+	MustJoin bool `json:"mustJoin,omitempty"`
+
+	// Descriptor numbers in the supervisor, set by Start.
+	ControlFD int `json:"controlFd"`
+	ParentFD  int `json:"parentFd"`
+	SocketFD  int `json:"socketFd"`
+}
+
+// Cgroups are a container's cgroup directories as its monitor uses them.
+type Cgroups struct {
+	// Join are the directories the monitor joins, so that its CPU time,
+	// memory and log pages are charged to the plugin's limits.
+	Join []string `json:"join,omitempty"`
 	// KillDir is a cgroup v2 directory holding every process of the
 	// container and not the monitor (cgroup.kill); ProcsDir one whose
 	// cgroup.procs lists them. Either may be "".
 	KillDir  string `json:"killDir,omitempty"`
 	ProcsDir string `json:"procsDir,omitempty"`
-
-	// Descriptor numbers in the supervisor, set by Start.
-	ReadyFD  int `json:"readyFd"`
-	InitFD   int `json:"initFd"`
-	ParentFD int `json:"parentFd"`
-	SocketFD int `json:"socketFd"`
 }
 
 // Process is a started supervisor, as seen by the process that started it.
 type Process struct {
-	cmd   *exec.Cmd
-	done  chan struct{}
-	ready *os.File // read end of the handshake, nil once read
-	err   error    // what the handshake said
+	cmd  *exec.Cmd
+	done chan struct{}
+	ctl  int   // control socket, -1 once the handshake is over
+	err  error // what the handshake said
 }
 
-// Start starts the supervisor of cfg.ID. init is a pidfd of the container's
-// init process; socket, when not nil, is the end of the socket on which the
-// exec shim sends the seccomp listener. Ready says when it is in the
-// container's cgroups with its status written; a caller may start the
-// plugin meanwhile (the supervisor also counts the wall-clock limit from a
-// start it missed, and dies with a parent that is already gone).
-func Start(cfg Config, init, socket *os.File) (*Process, error) {
-	readyR, readyW, err := os.Pipe()
+// Start starts the supervisor of cfg.ID before the container exists, so that
+// its start, and its listener process's, overlap the container's: socket,
+// when not nil, is the end of the socket on which the exec shim will send
+// the seccomp listener. Attach then hands it the container.
+func Start(cfg Config, socket *os.File) (*Process, error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("start monitor: %w", err)
 	}
-	files := []*os.File{readyW, init}
-	cfg.ReadyFD, cfg.InitFD, cfg.ParentFD, cfg.SocketFD = 3, 4, -1, -1
+	theirs := os.NewFile(uintptr(fds[1]), "monitor-control")
+	defer theirs.Close()
+	files := []*os.File{theirs}
+	cfg.ControlFD, cfg.ParentFD, cfg.SocketFD = 3, -1, -1
 	if cfg.DieWithParent {
 		fd, err := unix.PidfdOpen(os.Getpid(), 0)
 		if err != nil {
-			readyW.Close()
+			unix.Close(fds[0])
 			return nil, fmt.Errorf("start monitor: pidfd_open: %w", err)
 		}
 		parent := os.NewFile(uintptr(fd), "parent-pidfd")
@@ -116,34 +118,67 @@ func Start(cfg Config, init, socket *os.File) (*Process, error) {
 	if err == nil {
 		err = cmd.Start()
 	}
-	readyW.Close()
 	if err != nil {
-		readyR.Close()
+		unix.Close(fds[0])
 		return nil, fmt.Errorf("start monitor: %w", err)
 	}
-	p := &Process{cmd: cmd, done: make(chan struct{}), ready: readyR}
+	p := &Process{cmd: cmd, done: make(chan struct{}), ctl: fds[0]}
 	go func() { _ = cmd.Wait(); close(p.done) }()
 	return p, nil
+}
+
+// attachment is the message Attach sends, with a pidfd of the init.
+type attachment struct {
+	Cgroups Cgroups `json:"cgroups"`
+}
+
+// Attach hands the supervisor the container, once libcontainer has started
+// its init and made its cgroups: init is a pidfd of the init process.
+func (p *Process) Attach(init *os.File, cg Cgroups) error {
+	msg, err := json.Marshal(attachment{Cgroups: cg})
+	if err != nil {
+		return err
+	}
+	if p.ctl < 0 {
+		return p.Ready()
+	}
+	if err := unix.Sendmsg(p.ctl, msg, unix.UnixRights(int(init.Fd())), nil, unix.MSG_NOSIGNAL); err != nil {
+		// It is gone: Ready says why.
+		if rerr := p.Ready(); rerr != nil {
+			return rerr
+		}
+		return fmt.Errorf("start monitor: %w", err)
+	}
+	return nil
 }
 
 // Ready waits (up to 10s) until the supervisor is in the container's
 // cgroups with its status written, or says why it failed; it then kills it.
 func (p *Process) Ready() error {
-	if p.ready == nil {
+	if p.ctl < 0 {
 		return p.err
 	}
-	defer func() { p.ready.Close(); p.ready = nil }()
-	_ = p.ready.SetReadDeadline(time.Now().Add(10 * time.Second))
-	msg, rerr := io.ReadAll(io.LimitReader(p.ready, 4096))
-	if string(msg) == "ok" {
-		return nil
-	}
-	why := strings.TrimPrefix(string(msg), "error: ")
-	if why == "" {
-		why = "it exited before it was ready"
-		if rerr != nil {
-			why = rerr.Error()
+	defer func() { unix.Close(p.ctl); p.ctl = -1 }()
+	why := "it did not answer within 10s"
+	fds := []unix.PollFd{{Fd: int32(p.ctl), Events: unix.POLLIN}}
+	for {
+		n, err := unix.Poll(fds, 10000)
+		if errors.Is(err, unix.EINTR) {
+			continue
 		}
+		if n > 0 {
+			buf := make([]byte, 4096)
+			m, _ := unix.Read(p.ctl, buf)
+			msg := string(buf[:max(m, 0)])
+			if msg == "ok" {
+				return nil
+			}
+			why = strings.TrimPrefix(msg, "error: ")
+			if why == "" {
+				why = "it exited before it was ready"
+			}
+		}
+		break
 	}
 	_ = p.cmd.Process.Kill()
 	<-p.done
@@ -172,10 +207,7 @@ func (p *Process) Pid() int { return p.cmd.Process.Pid }
 // Wait waits up to timeout for the supervisor to finish (the plugin gone,
 // the log complete), then kills it. It reports whether it finished.
 func (p *Process) Wait(timeout time.Duration) bool {
-	if p.ready != nil {
-		p.ready.Close()
-		p.ready = nil
-	}
+	p.closeControl()
 	select {
 	case <-p.done:
 		return true
@@ -188,12 +220,16 @@ func (p *Process) Wait(timeout time.Duration) bool {
 
 // Kill stops the supervisor now, when it has nothing left to do.
 func (p *Process) Kill() {
-	if p.ready != nil {
-		p.ready.Close()
-		p.ready = nil
-	}
+	p.closeControl()
 	_ = p.cmd.Process.Kill()
 	<-p.done
+}
+
+func (p *Process) closeControl() {
+	if p.ctl >= 0 {
+		unix.Close(p.ctl)
+		p.ctl = -1
+	}
 }
 
 // Main runs a monitor process; it never returns.

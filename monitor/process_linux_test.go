@@ -54,7 +54,10 @@ func TestSupervisorEnforcesTheWallClockLimitFromTheStart(t *testing.T) {
 	defer pidfd.Close()
 	cfg := Config{ID: "c", Dir: dir, Log: filepath.Join(dir, "violations.jsonl"), Limits: DefaultLimits,
 		Timeout: 300 * time.Millisecond, StartFile: startFile}
-	p, err := Start(cfg, pidfd, nil)
+	p, err := Start(cfg, nil)
+	if err == nil {
+		err = p.Attach(pidfd, Cgroups{})
+	}
 	if err == nil {
 		err = p.Ready()
 	}
@@ -95,7 +98,10 @@ func TestSupervisorEndsWithThePlugin(t *testing.T) {
 	dir := t.TempDir()
 	pidfd, done := startPlugin(t)
 	defer pidfd.Close()
-	p, err := Start(Config{ID: "c", Dir: dir, Log: filepath.Join(dir, "log"), Limits: DefaultLimits, Timeout: time.Minute}, pidfd, nil)
+	p, err := Start(Config{ID: "c", Dir: dir, Log: filepath.Join(dir, "log"), Limits: DefaultLimits, Timeout: time.Minute}, nil)
+	if err == nil {
+		err = p.Attach(pidfd, Cgroups{})
+	}
 	if err == nil {
 		err = p.Ready()
 	}
@@ -121,12 +127,30 @@ func TestSupervisorEndsWithThePlugin(t *testing.T) {
 	}
 }
 
+func TestSupervisorEndsQuietlyWhenNoContainerIsAttached(t *testing.T) {
+	dir := t.TempDir()
+	p, err := Start(Config{ID: "c", Dir: dir, Log: filepath.Join(dir, "log"), Limits: DefaultLimits, Timeout: time.Minute}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The create failed before libcontainer made the container.
+	p.closeControl()
+	if !p.Wait(5 * time.Second) {
+		t.Fatal("the supervisor waited for a container that never came")
+	}
+	if s, _ := ReadStatus(dir); s != nil {
+		t.Errorf("a status for a container that never existed: %+v", s)
+	}
+}
+
 func TestSupervisorRefusesACgroupItCannotJoin(t *testing.T) {
 	dir := t.TempDir()
 	pidfd, _ := startPlugin(t)
 	defer pidfd.Close()
-	p, err := Start(Config{ID: "c", Dir: dir, Log: filepath.Join(dir, "log"), Limits: DefaultLimits,
-		Join: []string{filepath.Join(dir, "no-such-cgroup")}, MustJoin: true}, pidfd, nil)
+	p, err := Start(Config{ID: "c", Dir: dir, Log: filepath.Join(dir, "log"), Limits: DefaultLimits, MustJoin: true}, nil)
+	if err == nil {
+		err = p.Attach(pidfd, Cgroups{Join: []string{filepath.Join(dir, "no-such-cgroup")}})
+	}
 	if err == nil {
 		err = p.Ready()
 	}

@@ -15,10 +15,11 @@ import (
 
 // supervisor is the state of the supervisor's event loop.
 type supervisor struct {
-	cfg    Config
-	status Status
-	file   *StatusFile
-	self   int
+	cfg     Config
+	cgroups Cgroups
+	status  Status
+	file    *StatusFile
+	self    int
 
 	initFD   int      // pidfd of the container's init, -1 once it exited
 	parentFD int      // pidfd of the CLI to die with, -1 if none
@@ -41,17 +42,23 @@ type supervisor struct {
 // supervise runs the supervisor until the container's processes are gone
 // and the listener's process has finished.
 func supervise(cfg Config) error {
-	ready := os.NewFile(uintptr(cfg.ReadyFD), "ready")
+	// What it inherited must not reach the listener's process.
+	for _, fd := range []int{cfg.ControlFD, cfg.ParentFD, cfg.SocketFD} {
+		if fd >= 0 {
+			unix.CloseOnExec(fd)
+		}
+	}
+	ctl := cfg.ControlFD
 	fail := func(err error) error {
-		fmt.Fprintf(ready, "error: %v", err)
-		ready.Close()
+		_, _ = unix.Write(ctl, []byte("error: "+err.Error()))
+		unix.Close(ctl)
 		return errSaid // the starter says it
 	}
 	self, err := Self()
 	if err != nil {
 		return fail(err)
 	}
-	s := &supervisor{cfg: cfg, self: self.Pid, initFD: cfg.InitFD, parentFD: cfg.ParentFD, inotify: -1, childFD: -1, childPipe: -1}
+	s := &supervisor{cfg: cfg, self: self.Pid, initFD: -1, parentFD: cfg.ParentFD, inotify: -1, childFD: -1, childPipe: -1}
 	s.status = Status{Supervisor: self, Mode: cfg.Mode}
 	if cfg.Timeout > 0 {
 		s.status.Timeout = cfg.Timeout.String()
@@ -69,16 +76,30 @@ func supervise(cfg Config) error {
 		s.socket = os.NewFile(uintptr(cfg.SocketFD), "monitor-socket")
 		s.spawnListener()
 	}
+	killChild := func() {
+		if s.child != nil {
+			_ = s.child.Process.Kill()
+			_ = s.child.Wait()
+		}
+	}
+	// Now the container: its init and its cgroups, once libcontainer has
+	// made them.
+	att, initFD, err := receiveAttachment(ctl)
+	if err != nil {
+		killChild()
+		if errors.Is(err, errNoAttachment) {
+			return nil // the container was never made
+		}
+		return fail(err)
+	}
+	s.initFD, s.cgroups = initFD, att.Cgroups
 	pids := []int{self.Pid}
 	if s.child != nil {
 		pids = append(pids, s.child.Process.Pid)
 	}
-	if err := joinCgroups(cfg.Join, pids...); err != nil {
+	if err := joinCgroups(att.Cgroups.Join, pids...); err != nil {
 		if cfg.MustJoin {
-			if s.child != nil {
-				_ = s.child.Process.Kill()
-				_ = s.child.Wait()
-			}
+			killChild()
 			return fail(err)
 		}
 		s.status.Uncharged = err.Error()
@@ -92,14 +113,47 @@ func supervise(cfg Config) error {
 		return fail(err)
 	}
 	s.lastWritten = s.status
-	if _, err := ready.Write([]byte("ok")); err != nil {
-		return err
-	}
-	ready.Close()
+	_, _ = unix.Write(ctl, []byte("ok"))
+	unix.Close(ctl)
 	s.loop()
 	s.status.Finished = true
 	s.writeStatus()
 	return nil
+}
+
+// errNoAttachment: the starter went away before it attached a container.
+var errNoAttachment = errors.New("no container was attached")
+
+// receiveAttachment waits for Attach's message and the init's pidfd.
+func receiveAttachment(ctl int) (attachment, int, error) {
+	var att attachment
+	buf := make([]byte, 64<<10)
+	oob := make([]byte, unix.CmsgSpace(4))
+	for {
+		n, oobn, _, _, err := unix.Recvmsg(ctl, buf, oob, unix.MSG_CMSG_CLOEXEC)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return att, -1, fmt.Errorf("receive the container: %w", err)
+		}
+		if n == 0 {
+			return att, -1, errNoAttachment
+		}
+		msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+		if err != nil || len(msgs) != 1 {
+			return att, -1, errors.New("receive the container: no pidfd of its init")
+		}
+		fds, err := unix.ParseUnixRights(&msgs[0])
+		if err != nil || len(fds) != 1 {
+			return att, -1, errors.New("receive the container: malformed message")
+		}
+		if err := json.Unmarshal(buf[:n], &att); err != nil {
+			unix.Close(fds[0])
+			return att, -1, fmt.Errorf("receive the container: %w", err)
+		}
+		return att, fds[0], nil
+	}
 }
 
 // joinCgroups moves the processes pids into each cgroup directory.
@@ -296,14 +350,14 @@ func (s *supervisor) kill(now time.Time) {
 }
 
 func (s *supervisor) sweep(now time.Time) {
-	if s.cfg.KillDir != "" {
-		if err := os.WriteFile(s.cfg.KillDir+"/cgroup.kill", []byte("1"), 0); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if s.cgroups.KillDir != "" {
+		if err := os.WriteFile(s.cgroups.KillDir+"/cgroup.kill", []byte("1"), 0); err != nil && !errors.Is(err, os.ErrNotExist) {
 			s.status.Error = "cgroup.kill: " + err.Error()
 		}
 	}
 	left := 0
-	if s.cfg.ProcsDir != "" {
-		data, _ := os.ReadFile(s.cfg.ProcsDir + "/cgroup.procs")
+	if s.cgroups.ProcsDir != "" {
+		data, _ := os.ReadFile(s.cgroups.ProcsDir + "/cgroup.procs")
 		for _, field := range strings.Fields(string(data)) {
 			var pid int
 			if _, err := fmt.Sscan(field, &pid); err != nil || pid == s.self || (s.child != nil && pid == s.child.Process.Pid) {

@@ -174,12 +174,17 @@ func (lc *linuxContainer) startInit(opts CreateOptions, layers *layerPlan) error
 		layers.abort()
 		return err
 	}
+	if err := layers.beforeStart(lc.dir()); err != nil {
+		layers.abort()
+		cleanup()
+		return err
+	}
 	if err := lc.c.Start(process); err != nil {
 		layers.abort()
 		cleanup()
 		return err
 	}
-	if err := layers.afterStart(lc.dir(), lc.c, process); err != nil {
+	if err := layers.afterStart(lc.c, process); err != nil {
 		_ = process.Signal(unix.SIGKILL)
 		_, _ = process.Wait()
 		cleanup()

@@ -319,15 +319,20 @@ func (p *layerPlan) adjustProcess(process *libcontainer.Process, root, id string
 	return nil
 }
 
+// beforeStart starts the container's monitor process, if it needs one.
+func (p *layerPlan) beforeStart(dir string) error {
+	return p.startMonitorProcess(dir)
+}
+
 // afterStart drops this process's copy of the shim's monitor socket (the
-// container init holds its own) and starts the container's monitor
-// process, now that the container's cgroups exist.
-func (p *layerPlan) afterStart(dir string, c *libcontainer.Container, process *libcontainer.Process) error {
+// container init holds its own) and hands the monitor process the
+// container, now that its cgroups exist.
+func (p *layerPlan) afterStart(c *libcontainer.Container, process *libcontainer.Process) error {
 	if p.spawned != nil && p.spawned.shimEnd != nil {
 		p.spawned.shimEnd.Close()
 		p.spawned.shimEnd = nil
 	}
-	return p.startMonitorProcess(dir, c, process)
+	return p.attachMonitor(c, process)
 }
 
 // abort releases the monitor socket of a container whose creation failed.

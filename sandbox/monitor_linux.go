@@ -64,8 +64,12 @@ func (m *monitorSpawn) wait() error {
 	return err
 }
 
-// close releases what this process holds of a monitor never started.
+// close releases what this process holds of a monitor whose container was
+// never started, and stops its process.
 func (m *monitorSpawn) close() {
+	if m.proc != nil {
+		m.proc.Kill()
+	}
 	for _, f := range []*os.File{m.shimEnd, m.ownEnd} {
 		if f != nil {
 			f.Close()
@@ -84,15 +88,48 @@ func (p *layerPlan) needsMonitor() bool {
 	return p.monitor != "" || p.timeout > 0 || p.foreground
 }
 
-// startMonitorProcess starts the container's monitor process right after
-// libcontainer started the init (so that its cgroups exist and the monitor
-// can join them) and before the plugin runs.
-func (p *layerPlan) startMonitorProcess(dir string, c *libcontainer.Container, process *libcontainer.Process) error {
+// startMonitorProcess starts the container's monitor process before
+// libcontainer starts the init, so that its start (and its listener
+// process's) overlaps the container's; attachMonitor then hands it the
+// container.
+func (p *layerPlan) startMonitorProcess(dir string) error {
 	if !p.needsMonitor() {
 		return nil
 	}
 	if p.spawned == nil {
 		p.spawned = &monitorSpawn{}
+	}
+	cfg := monitor.Config{
+		ID:            filepath.Base(dir),
+		Dir:           dir,
+		Log:           filepath.Join(dir, ViolationLogName),
+		Mode:          p.monitor,
+		Limits:        monitor.DefaultLimits,
+		Timeout:       p.timeout,
+		StartFile:     filepath.Join(dir, execFifo),
+		DieWithParent: p.foreground,
+		// Root can always join the cgroups libcontainer made; a rootless
+		// caller only with a delegated tree, and then `state` says so.
+		MustJoin: os.Geteuid() == 0,
+	}
+	proc, err := monitor.Start(cfg, p.spawned.ownEnd)
+	if p.spawned.ownEnd != nil {
+		p.spawned.ownEnd.Close()
+		p.spawned.ownEnd = nil
+	}
+	if err != nil {
+		return err
+	}
+	p.spawned.proc = proc
+	return nil
+}
+
+// attachMonitor hands the monitor process the container libcontainer has
+// just started: a pidfd of its init, and its cgroups, which the monitor
+// joins.
+func (p *layerPlan) attachMonitor(c *libcontainer.Container, process *libcontainer.Process) error {
+	if p.spawned == nil || p.spawned.proc == nil {
+		return nil
 	}
 	pid, err := process.Pid()
 	if err != nil {
@@ -108,32 +145,10 @@ func (p *layerPlan) startMonitorProcess(dir string, c *libcontainer.Container, p
 	if err != nil {
 		return fmt.Errorf("monitor: %w", err)
 	}
-	cg := monitorCgroupsOf(st.CgroupPaths)
-	cfg := monitor.Config{
-		ID:            c.ID(),
-		Dir:           dir,
-		Log:           filepath.Join(dir, ViolationLogName),
-		Mode:          p.monitor,
-		Limits:        monitor.DefaultLimits,
-		Timeout:       p.timeout,
-		StartFile:     filepath.Join(dir, execFifo),
-		DieWithParent: p.foreground,
-		Join:          cg.join,
-		// Root can always join the cgroups libcontainer made; a rootless
-		// caller only with a delegated tree, and then `state` says so.
-		MustJoin: os.Geteuid() == 0,
-		KillDir:  cg.kill,
-		ProcsDir: cg.procs,
-	}
-	proc, err := monitor.Start(cfg, initFD, p.spawned.ownEnd)
-	if p.spawned.ownEnd != nil {
-		p.spawned.ownEnd.Close()
-		p.spawned.ownEnd = nil
-	}
-	if err != nil {
+	proc := p.spawned.proc
+	if err := proc.Attach(initFD, monitorCgroupsOf(st.CgroupPaths)); err != nil {
 		return err
 	}
-	p.spawned.proc = proc
 	if p.foreground {
 		// This process waits for the plugin and checks then (Wait): the
 		// monitor's start overlaps the plugin's instead of adding to it.
@@ -143,45 +158,39 @@ func (p *layerPlan) startMonitorProcess(dir string, c *libcontainer.Container, p
 	return proc.Ready()
 }
 
-// monitorCgroups are the cgroup directories of a container as the monitor
-// uses them.
-type monitorCgroups struct {
-	// join: the controllers that charge the monitor's work to the plugin
-	// (CPU, memory, which holds the log's pages on a tmpfs, I/O). Not pids,
-	// so that a plugin at its pids limit cannot stop the monitor from
-	// making a thread, nor devices or freezer, whose lists (ps, kill --all,
-	// pause) should name only the container's own processes.
-	join []string
-	// kill: a cgroup v2 directory with every container process and not
-	// the monitor; procs: one whose cgroup.procs lists them.
-	kill, procs string
-}
-
-// chargeControllers are the cgroup v1 controllers the monitor joins.
+// chargeControllers are the cgroup v1 controllers the monitor joins: those
+// that charge its work to the plugin (CPU, memory, which holds the log's
+// pages on a tmpfs, I/O). Not pids, so that a plugin at its pids limit
+// cannot stop the monitor from making a thread, nor devices or freezer,
+// whose lists (ps, kill --all, pause) should name only the container's own
+// processes.
 var chargeControllers = []string{"cpu", "cpuacct", "cpuset", "memory", "blkio"}
 
-func monitorCgroupsOf(paths map[string]string) monitorCgroups {
-	var cg monitorCgroups
+// monitorCgroupsOf picks, from libcontainer's cgroup paths, the ones the
+// monitor joins, and a cgroup v2 directory (cgroup.kill) and one listing
+// the container's processes (cgroup.procs) without the monitor.
+func monitorCgroupsOf(paths map[string]string) monitor.Cgroups {
+	var cg monitor.Cgroups
 	joined := map[string]bool{}
 	for _, name := range chargeControllers {
 		if dir, ok := paths[name]; ok && dir != "" && !joined[dir] {
 			joined[dir] = true
-			cg.join = append(cg.join, dir)
+			cg.Join = append(cg.Join, dir)
 		}
 	}
 	unified := paths[""]
 	switch {
-	case len(cg.join) == 0 && unified != "":
+	case len(cg.Join) == 0 && unified != "":
 		// cgroup v2 alone: one directory for every controller.
-		cg.join = []string{unified}
-		cg.procs = unified
+		cg.Join = []string{unified}
+		cg.ProcsDir = unified
 	case unified != "":
-		cg.kill = unified
+		cg.KillDir = unified
 	}
-	if cg.procs == "" {
+	if cg.ProcsDir == "" {
 		for _, name := range []string{"devices", "pids", "freezer"} {
 			if dir := paths[name]; dir != "" {
-				cg.procs = dir
+				cg.ProcsDir = dir
 				break
 			}
 		}
@@ -205,7 +214,7 @@ func stopMonitor(c *libcontainer.Container, dir string) {
 	}
 	// Whatever else is in the joined cgroups is the container's, or a
 	// monitor process the status did not name yet.
-	for _, cgdir := range monitorCgroupsOf(st.CgroupPaths).join {
+	for _, cgdir := range monitorCgroupsOf(st.CgroupPaths).Join {
 		for i := 0; i < 100; i++ {
 			data, err := os.ReadFile(filepath.Join(cgdir, "cgroup.procs"))
 			pids := strings.Fields(string(data))
