@@ -49,7 +49,15 @@ func supervise(cfg Config) error {
 		}
 	}
 	ctl := cfg.ControlFD
+	s := &supervisor{cfg: cfg, initFD: -1, parentFD: cfg.ParentFD, inotify: -1, childFD: -1, childPipe: -1}
+	killChild := func() {
+		if s.child != nil {
+			_ = s.child.Process.Kill()
+			_ = s.child.Wait()
+		}
+	}
 	fail := func(err error) error {
+		killChild()
 		_, _ = unix.Write(ctl, []byte("error: "+err.Error()))
 		unix.Close(ctl)
 		return errSaid // the starter says it
@@ -58,7 +66,7 @@ func supervise(cfg Config) error {
 	if err != nil {
 		return fail(err)
 	}
-	s := &supervisor{cfg: cfg, self: self.Pid, initFD: -1, parentFD: cfg.ParentFD, inotify: -1, childFD: -1, childPipe: -1}
+	s.self = self.Pid
 	s.status = Status{Supervisor: self, Mode: cfg.Mode}
 	if cfg.Timeout > 0 {
 		s.status.Timeout = cfg.Timeout.String()
@@ -75,12 +83,6 @@ func supervise(cfg Config) error {
 		// the cgroup moves (it is moved with the supervisor).
 		s.socket = os.NewFile(uintptr(cfg.SocketFD), "monitor-socket")
 		s.spawnListener()
-	}
-	killChild := func() {
-		if s.child != nil {
-			_ = s.child.Process.Kill()
-			_ = s.child.Wait()
-		}
 	}
 	// Now the container: its init and its cgroups, once libcontainer has
 	// made them.
@@ -99,7 +101,6 @@ func supervise(cfg Config) error {
 	}
 	if err := joinCgroups(att.Cgroups.Join, pids...); err != nil {
 		if cfg.MustJoin {
-			killChild()
 			return fail(err)
 		}
 		s.status.Uncharged = err.Error()

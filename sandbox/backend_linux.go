@@ -185,6 +185,7 @@ func (lc *linuxContainer) startInit(opts CreateOptions, layers *layerPlan) error
 		return err
 	}
 	if err := layers.afterStart(lc.c, process); err != nil {
+		layers.abort()
 		_ = process.Signal(unix.SIGKILL)
 		_, _ = process.Wait()
 		cleanup()

@@ -80,7 +80,7 @@ func planLayers(opts CreateOptions) (*layerPlan, error) {
 	if err != nil {
 		return nil, err
 	}
-	if p.timeout, err = WallClockLimit(spec); err != nil {
+	if p.timeout, err = WallClockLimit(spec.Annotations); err != nil {
 		return nil, err
 	}
 	if opts.Monitor != "" {
@@ -335,7 +335,8 @@ func (p *layerPlan) afterStart(c *libcontainer.Container, process *libcontainer.
 	return p.attachMonitor(c, process)
 }
 
-// abort releases the monitor socket of a container whose creation failed.
+// abort releases the monitor socket of a container whose creation failed,
+// and stops its monitor process.
 func (p *layerPlan) abort() {
 	if p.spawned != nil {
 		p.spawned.close()

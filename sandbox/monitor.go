@@ -5,8 +5,6 @@ import (
 	"path/filepath"
 	"time"
 
-	specs "github.com/opencontainers/runtime-spec/specs-go"
-
 	"github.com/plugbox/plugbox/bundle"
 	"github.com/plugbox/plugbox/monitor"
 )
@@ -24,9 +22,10 @@ const (
 	AnnotationEnforcedTimeout = "org.plugbox.enforced.timeout"
 )
 
-// WallClockLimit decodes annotation org.plugbox.timeout: 0 when absent.
-func WallClockLimit(spec *specs.Spec) (time.Duration, error) {
-	raw, ok := spec.Annotations[bundle.AnnotationTimeout]
+// WallClockLimit decodes annotation org.plugbox.timeout of a config.json
+// (or a state): 0 when absent.
+func WallClockLimit(annotations map[string]string) (time.Duration, error) {
+	raw, ok := annotations[bundle.AnnotationTimeout]
 	if !ok {
 		return 0, nil
 	}

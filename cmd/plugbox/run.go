@@ -7,7 +7,6 @@ import (
 	"syscall"
 	"time"
 
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/urfave/cli/v2"
 
 	"github.com/plugbox/plugbox/monitor"
@@ -109,7 +108,7 @@ func enforceTimeout(c sandbox.Container) (stop func(), err error) {
 	if err != nil {
 		return nil, err
 	}
-	limit, err := sandbox.WallClockLimit(&specs.Spec{Annotations: st.Annotations})
+	limit, err := sandbox.WallClockLimit(st.Annotations)
 	if err != nil || limit == 0 {
 		return func() {}, err
 	}
