@@ -3,7 +3,6 @@ package monitor
 import (
 	"errors"
 	"fmt"
-	"os"
 	"strconv"
 	"time"
 	"unsafe"
@@ -11,26 +10,6 @@ import (
 	libseccomp "github.com/seccomp/libseccomp-golang"
 	"golang.org/x/sys/unix"
 )
-
-// ReceiveListener waits on sock for the seccomp listener descriptor the exec
-// shim sends. It fails if the sandbox goes away first.
-func ReceiveListener(sock *os.File) (int, error) {
-	buf := make([]byte, 1)
-	oob := make([]byte, unix.CmsgSpace(4))
-	_, oobn, _, _, err := unix.Recvmsg(int(sock.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC)
-	if err != nil {
-		return -1, fmt.Errorf("receive seccomp listener: %w", err)
-	}
-	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
-	if err != nil || len(msgs) != 1 {
-		return -1, errors.New("receive seccomp listener: the sandbox closed the monitor socket before sending it")
-	}
-	fds, err := unix.ParseUnixRights(&msgs[0])
-	if err != nil || len(fds) != 1 {
-		return -1, errors.New("receive seccomp listener: malformed message")
-	}
-	return fds[0], nil
-}
 
 // seccompNotif is struct seccomp_notif of <linux/seccomp.h>.
 type seccompNotif struct {
@@ -114,7 +93,7 @@ func Serve(listener int, rec *Recorder, report func(Counters)) error {
 			resp.Flags = unix.SECCOMP_USER_NOTIF_FLAG_CONTINUE
 			event.Action = "allowed"
 		case event.Syscall == "":
-			// Newer than libseccomp's table: ENOSYS lets libc fall back.
+			// Known to no table: ENOSYS lets libc fall back.
 			resp.Error = -int32(unix.ENOSYS)
 			event.Action = "denied"
 		default:
@@ -161,11 +140,11 @@ var auditArches = map[uint32]libseccomp.ScmpArch{
 	0x40000028: libseccomp.ArchARM,
 }
 
-// syscallNames caches libseccomp's names: a flood of one call asks once.
+// syscallNames caches the names of calls: a flood of one call asks once.
 type syscallNames map[uint64][2]string
 
-// lookup returns the architecture's name and the call's name ("" when
-// libseccomp does not know the number).
+// lookup returns the architecture's name and the call's name ("" when no
+// table knows the number).
 func (c syscallNames) lookup(arch uint32, nr int32) (string, string) {
 	key := uint64(arch)<<32 | uint64(uint32(nr))
 	if v, ok := c[key]; ok {
@@ -174,7 +153,7 @@ func (c syscallNames) lookup(arch uint32, nr int32) (string, string) {
 	var v [2]string
 	if a, ok := auditArches[arch]; ok {
 		v[0] = a.String()
-		v[1], _ = libseccomp.ScmpSyscall(nr).GetNameByArch(a)
+		v[1] = syscallName(a, libseccomp.ScmpSyscall(nr))
 	} else {
 		v[0] = fmt.Sprintf("audit-arch-%#x", arch)
 	}

@@ -17,7 +17,10 @@ var ErrLogFull = errors.New("violation log reached its size cap")
 const noticeReserve = 8 << 10
 
 // LogWriter appends whole lines to the violation log and never leaves a torn
-// one: a short or failed write is cut back off the file.
+// one: a short or failed write is cut back off the file. Several may append
+// to one log (the monitors of the container's init and of processes exec'd
+// into it): each line is written under an exclusive flock, which also makes
+// the size cap hold for the file, not for each writer.
 type LogWriter struct {
 	f    *os.File
 	path string
@@ -82,6 +85,14 @@ func (w *LogWriter) Append(v any, notice bool) error {
 	line = append(line, '\n')
 	if w.torn {
 		line = append([]byte{'\n'}, line...)
+	}
+	fd := int(w.f.Fd())
+	if err := syscall.Flock(fd, syscall.LOCK_EX); err != nil {
+		return fmt.Errorf("lock %s: %w", w.path, err)
+	}
+	defer syscall.Flock(fd, syscall.LOCK_UN)
+	if st, err := w.f.Stat(); err == nil {
+		w.size = st.Size()
 	}
 	limit := w.max - noticeReserve
 	if notice {

@@ -59,6 +59,9 @@ type Config struct {
 	DieWithParent bool `json:"dieWithParent,omitempty"`
 	// MustJoin makes a failure to join the container's cgroups fatal.
 	MustJoin bool `json:"mustJoin,omitempty"`
+	// Exec: the monitor of a process exec'd into a running container; its
+	// status has a name of its own (ExecStatusPrefix).
+	Exec bool `json:"exec,omitempty"`
 
 	// Descriptor numbers in the supervisor, set by Start.
 	ControlFD int `json:"controlFd"`
@@ -91,6 +94,11 @@ type Process struct {
 // when not nil, is the end of the socket on which the exec shim will send
 // the seccomp listener. Attach then hands it the container.
 func Start(cfg Config, socket *os.File) (*Process, error) {
+	if os.Getenv(configEnv) != "" {
+		// This program was started as a monitor process but did not hand
+		// the execution to Main: starting another would recurse.
+		return nil, fmt.Errorf("start monitor: this program runs as a monitor process without calling monitor.Main: dispatch argv[1] %q to it (main, TestMain)", ProcessArg)
+	}
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("start monitor: %w", err)
@@ -267,17 +275,20 @@ func Main() {
 // supervisor.
 var errSaid = errors.New("reported to the starter")
 
-// serve is the listener's process: the socket the exec shim sends the
-// listener on as fd 3, a pipe for its counters on fd 4. It starts with the
-// container, so that the plugin's first notified call need not wait for a
-// process to start.
+// serve is the listener's process: the socket on which the exec shim
+// announces the listener as fd 3, a pipe for its counters on fd 4. It starts
+// with the container, so that the shim (which waits for it) and the
+// plugin's first notified call need not wait for a process to start.
 func serve(cfg Config) error {
 	const counters = 4
 	sock := os.NewFile(3, "monitor-socket")
-	listener, err := ReceiveListener(sock)
+	listener, err := AcquireListener(sock)
 	sock.Close()
-	if err != nil {
+	if errors.Is(err, ErrNoListener) {
 		return nil // the container went away before its plugin started
+	}
+	if err != nil {
+		return err // the shim sees the socket close and fails the start
 	}
 	_ = unix.SetNonblock(counters, true)
 	w, err := OpenLog(cfg.Log, cfg.Limits.MaxBytes)

@@ -158,3 +158,14 @@ func TestSupervisorRefusesACgroupItCannotJoin(t *testing.T) {
 		t.Fatalf("Start: %v, want a failure to join", err)
 	}
 }
+
+// TestStartRefusesToRecurse: a program that runs as a monitor process
+// without dispatching to Main (a test binary, say) must not start monitors
+// of its own, each another copy of it.
+func TestStartRefusesToRecurse(t *testing.T) {
+	t.Setenv(configEnv, "{}")
+	if p, err := Start(Config{ID: "c", Dir: t.TempDir()}, nil); err == nil {
+		p.Kill()
+		t.Fatal("Start ran inside a monitor process that is not one")
+	}
+}

@@ -61,9 +61,17 @@ type StatusFile struct {
 	f *os.File
 }
 
+// ExecStatusPrefix begins the names of the status files of the monitors of
+// processes exec'd into the container ("monitor.exec-PID.status").
+const ExecStatusPrefix = "monitor.exec-"
+
 // CreateStatus creates dir's status file at its full size and writes s.
 func CreateStatus(dir string, s *Status) (*StatusFile, error) {
-	f, err := os.OpenFile(filepath.Join(dir, StatusName), os.O_CREATE|os.O_TRUNC|os.O_WRONLY|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o600)
+	return createStatus(dir, StatusName, s)
+}
+
+func createStatus(dir, name string, s *Status) (*StatusFile, error) {
+	f, err := os.OpenFile(filepath.Join(dir, name), os.O_CREATE|os.O_TRUNC|os.O_WRONLY|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("monitor status: %w", err)
 	}
@@ -120,7 +128,31 @@ func cut(s string, n int) string {
 // ReadStatus reads dir's status file; (nil, nil) when there is none (no
 // monitor process was started for the container).
 func ReadStatus(dir string) (*Status, error) {
-	f, err := os.Open(filepath.Join(dir, StatusName))
+	return readStatus(filepath.Join(dir, StatusName))
+}
+
+// ReadExecStatuses reads the status files of the monitors of processes
+// exec'd into the container.
+func ReadExecStatuses(dir string) ([]*Status, error) {
+	paths, err := filepath.Glob(filepath.Join(dir, ExecStatusPrefix+"*.status"))
+	if err != nil {
+		return nil, err
+	}
+	var out []*Status
+	for _, p := range paths {
+		s, err := readStatus(p)
+		if err != nil {
+			return out, err
+		}
+		if s != nil {
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+func readStatus(path string) (*Status, error) {
+	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}

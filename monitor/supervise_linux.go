@@ -110,7 +110,11 @@ func supervise(cfg Config) error {
 			return fail(err)
 		}
 	}
-	if s.file, err = CreateStatus(cfg.Dir, &s.status); err != nil {
+	name := StatusName
+	if cfg.Exec {
+		name = fmt.Sprintf("%s%d.status", ExecStatusPrefix, self.Pid)
+	}
+	if s.file, err = createStatus(cfg.Dir, name, &s.status); err != nil {
 		return fail(err)
 	}
 	s.lastWritten = s.status

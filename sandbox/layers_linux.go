@@ -1,7 +1,6 @@
 package sandbox
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -45,7 +44,7 @@ type Layers struct {
 // layerPlan decides which protection layers the exec shim applies on top of
 // what libcontainer applies.
 type layerPlan struct {
-	shim    *shimConfig // nil when libcontainer execs the plugin directly
+	shim    *shimPlan // nil when libcontainer execs the plugin directly
 	monitor monitor.Mode
 	spawned *monitorSpawn // the running monitor, once started
 	// foreground: this process waits for the plugin; the monitor process
@@ -54,12 +53,20 @@ type layerPlan struct {
 	// timeout is the wall-clock limit the monitor process enforces (0: none).
 	timeout  time.Duration
 	enforced Layers
+	// opened are this process's copies of what the shim got (its
+	// executable, its configuration), closed once the process started.
+	opened []*os.File
+	// exec is what processes exec'd into the container get.
+	exec *execLayers
+	// execd: the plan is for a process exec'd into a running container.
+	execd bool
 }
 
-// planLayers validates the plugbox layers a bundle asks for and plans them.
-// A layer asked for that this host cannot apply fails the create (fail
+// planLayers validates the plugbox layers a bundle asks for and plans them;
+// root is the state root, which holds the compiled seccomp programs. A
+// layer asked for that this host cannot apply fails the create (fail
 // closed), naming the field.
-func planLayers(opts CreateOptions) (*layerPlan, error) {
+func planLayers(opts CreateOptions, root string) (*layerPlan, error) {
 	spec := opts.Spec
 	p := &layerPlan{enforced: Layers{Seccomp: "none", Limits: limitsOf(spec)}, foreground: opts.Foreground}
 	var seccompProfile *specs.LinuxSeccomp
@@ -74,6 +81,9 @@ func planLayers(opts CreateOptions) (*layerPlan, error) {
 		p.enforced.SeccompFlags = strings.Join(flags, ",")
 	}
 	if err := checkRootfsReachable(opts.Bundle, spec); err != nil {
+		return nil, err
+	}
+	if err := bundle.VerifyBinds(opts.Bundle, spec); err != nil {
 		return nil, err
 	}
 	policy, err := bundle.ParseLandlock(spec.Annotations)
@@ -124,13 +134,14 @@ func planLayers(opts CreateOptions) (*layerPlan, error) {
 	if err := checkExecutable(opts.Bundle, spec); err != nil {
 		return nil, err
 	}
-	p.shim = &shimConfig{
-		Args:     spec.Process.Args,
-		Landlock: policy,
-		Seccomp:  seccompProfile,
-		NotifyFD: -1,
-		// plugbox's own profiles name only calls its table knows.
-		ForeignProfile: !authored,
+	// plugbox's own profiles name only calls its table knows; a foreign
+	// one gets runc's tolerance of names libseccomp lacks.
+	if p.shim, err = planShim(root, spec, seccompProfile, policy, !authored); err != nil {
+		return nil, err
+	}
+	p.exec = &execLayers{Seccomp: seccompProfile, Landlock: policy, Foreign: !authored, Monitor: p.monitor}
+	if p.shim.monitor && p.monitor == "" {
+		return nil, fmt.Errorf("config.json: linux.seccomp uses %s, which needs plugbox's monitor: set annotation %s", specs.ActNotify, bundle.AnnotationMonitor)
 	}
 	if seccompProfile != nil {
 		p.enforced.Seccomp = "shim"
@@ -287,60 +298,121 @@ func underMount(spec *specs.Spec, path string) bool {
 	return false
 }
 
-// adjustConfig leaves seccomp to the shim when the shim runs.
+// adjustConfig leaves seccomp to the shim when the shim runs, and the
+// rlimits too but for raising a hard limit (see splitRlimits): libcontainer
+// applies a config's rlimits to every process it starts.
 func (p *layerPlan) adjustConfig(config *configs.Config) {
 	if p.shim != nil {
 		config.Seccomp = nil
+		_, config.Rlimits = splitRlimits(config.Rlimits)
 	}
 }
 
-// adjustProcess makes libcontainer exec the shim, which execs the plugin.
-// Call it after the preserved descriptors are in process.ExtraFiles.
+// adjustProcess turns process, which would exec the plugin (the
+// container's init, or a process exec'd into the container), into one that
+// execs the shim with the plan's layers, starting a monitor for its
+// seccomp listener when the plan has one. Call it after the preserved
+// descriptors are in process.ExtraFiles, then afterStart (or abort). A
+// plan adjusts one process: plan again for the next (each gets its own
+// listener and monitor).
 func (p *layerPlan) adjustProcess(process *libcontainer.Process, root, id string) error {
 	if p.shim == nil {
 		return nil
 	}
-	p.shim.KeepFDs = 3 + len(process.ExtraFiles)
+	var monitorEnd *os.File
 	if p.monitor != "" {
 		m, err := newMonitorSocket()
 		if err != nil {
 			return err
 		}
 		p.spawned = m
-		p.shim.NotifyFD = 3 + len(process.ExtraFiles)
-		process.ExtraFiles = append(process.ExtraFiles, m.shimEnd)
+		monitorEnd = m.shimEnd
 	}
-	raw, err := json.Marshal(p.shim)
+	opened, err := p.shim.shimProcess(process, monitorEnd)
 	if err != nil {
+		p.abort()
 		return err
 	}
-	process.Args = []string{shimPath, ShimArg}
-	process.Env = append(append([]string{}, process.Env...), shimEnv+"="+string(raw))
+	p.opened = append(p.opened, opened...)
 	return nil
 }
 
-// beforeStart starts the container's monitor process, if it needs one.
+// beforeStart starts the monitor process, if the process needs one: before
+// libcontainer starts the process, so that the two starts overlap.
 func (p *layerPlan) beforeStart(dir string) error {
 	return p.startMonitorProcess(dir)
 }
 
-// afterStart drops this process's copy of the shim's monitor socket (the
-// container init holds its own) and hands the monitor process the
-// container, now that its cgroups exist.
+// afterStart drops this process's copies of what the shim got (the started
+// process holds its own) and hands the monitor process the process and its
+// cgroups, which exist now.
 func (p *layerPlan) afterStart(c *libcontainer.Container, process *libcontainer.Process) error {
+	p.release()
+	return p.attachMonitor(c, process)
+}
+
+// release closes this process's copies of what the shim got.
+func (p *layerPlan) release() {
+	for _, f := range p.opened {
+		f.Close()
+	}
+	p.opened = nil
 	if p.spawned != nil && p.spawned.shimEnd != nil {
 		p.spawned.shimEnd.Close()
 		p.spawned.shimEnd = nil
 	}
-	return p.attachMonitor(c, process)
 }
 
-// abort releases the monitor socket of a container whose creation failed,
-// and stops its monitor process.
+// abort releases what was set up for a process that did not start, and
+// stops its monitor process.
 func (p *layerPlan) abort() {
+	p.release()
 	if p.spawned != nil {
 		p.spawned.close()
 	}
 }
 
-func (p *layerPlan) record() Layers { return p.enforced }
+// layerRecord is what create stores in the state directory: what is
+// enforced, and what an exec'd process needs to get the plugin's layers.
+type layerRecord struct {
+	Layers
+	// Exec is nil when libcontainer alone applies the container's layers
+	// (it stores them in its own state, and applies them to exec too).
+	Exec *execLayers `json:"exec,omitempty"`
+}
+
+// execLayers are the shim's inputs that create decided, kept so that every
+// process exec'd into the container gets the same ones, whatever the
+// bundle's config.json says by then.
+type execLayers struct {
+	// Seccomp is the profile as the shim loads it (routed to the monitor).
+	Seccomp  *specs.LinuxSeccomp    `json:"seccomp,omitempty"`
+	Landlock *bundle.LandlockPolicy `json:"landlock,omitempty"`
+	Foreign  bool                   `json:"foreign,omitempty"`
+	Monitor  monitor.Mode           `json:"monitor,omitempty"`
+}
+
+func (p *layerPlan) record() layerRecord {
+	return layerRecord{Layers: p.enforced, Exec: p.exec}
+}
+
+// execPlan plans, from what create recorded, the layers of one process
+// exec'd into the container: nil shim when libcontainer applies them.
+func execPlan(root, id string, process *specs.Process) (*layerPlan, error) {
+	var rec layerRecord
+	if err := ReadLayerRecord(filepath.Join(root, id), &rec); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("exec %s: read plugbox's record of its layers: %w", id, err)
+	}
+	plan := &layerPlan{enforced: rec.Layers, execd: true}
+	if rec.Exec == nil {
+		return plan, nil
+	}
+	plan.monitor = rec.Exec.Monitor
+	plan.exec = rec.Exec
+	var err error
+	plan.shim, err = planShim(root, &specs.Spec{Process: process}, rec.Exec.Seccomp, rec.Exec.Landlock, rec.Exec.Foreign)
+	if err != nil {
+		return nil, fmt.Errorf("exec %s: %w", id, err)
+	}
+	return plan, nil
+}

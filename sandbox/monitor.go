@@ -25,13 +25,9 @@ const (
 // WallClockLimit decodes annotation org.plugbox.timeout of a config.json
 // (or a state): 0 when absent.
 func WallClockLimit(annotations map[string]string) (time.Duration, error) {
-	raw, ok := annotations[bundle.AnnotationTimeout]
-	if !ok {
-		return 0, nil
-	}
-	limit, err := time.ParseDuration(raw)
-	if err != nil || limit <= 0 {
-		return 0, fmt.Errorf("config.json: annotation %s: %q is not a positive duration such as \"30s\"", bundle.AnnotationTimeout, raw)
+	limit, _, err := bundle.ParseTimeout(annotations)
+	if err != nil {
+		return 0, fmt.Errorf("config.json: %w", err)
 	}
 	return limit, nil
 }
@@ -60,6 +56,16 @@ func ReadMonitorReport(root, id string, stopped bool) (MonitorReport, error) {
 	if s != nil {
 		r.Problem = s.Health(monitor.StateOf, stopped).Problem
 		r.Active = !s.Finished && monitor.StateOf(s.Supervisor) != monitor.ProcGone
+	}
+	// The monitors of exec'd processes write to the same log.
+	execs, err := monitor.ReadExecStatuses(dir)
+	if err != nil {
+		return r, err
+	}
+	for _, s := range execs {
+		if p := s.Health(monitor.StateOf, stopped).Problem; p != "" && r.Problem == "" {
+			r.Problem = "an exec'd process's " + p
+		}
 	}
 	r.End, err = monitor.ReadEnd(dir)
 	return r, err

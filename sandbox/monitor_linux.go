@@ -33,11 +33,19 @@ type monitorSpawn struct {
 	proc     *monitor.Process
 }
 
-// newMonitorSocket makes the socket pair for the seccomp listener.
+// newMonitorSocket makes the socket pair on which the exec shim announces
+// its seccomp listener (monitor.AcquireListener).
 func newMonitorSocket() (*monitorSpawn, error) {
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("monitor socket pair: %w", err)
+	}
+	// The kernel attaches the shim's pid to what it sends, translated into
+	// this pid namespace.
+	if err := unix.SetsockoptInt(fds[1], unix.SOL_SOCKET, unix.SO_PASSCRED, 1); err != nil {
+		unix.Close(fds[0])
+		unix.Close(fds[1])
+		return nil, fmt.Errorf("monitor socket: SO_PASSCRED: %w", err)
 	}
 	return &monitorSpawn{
 		shimEnd:  os.NewFile(uintptr(fds[0]), "monitor-shim-end"),
@@ -108,6 +116,7 @@ func (p *layerPlan) startMonitorProcess(dir string) error {
 		Timeout:       p.timeout,
 		StartFile:     filepath.Join(dir, execFifo),
 		DieWithParent: p.foreground,
+		Exec:          p.execd,
 		// Root can always join the cgroups libcontainer made; a rootless
 		// caller only with a delegated tree, and then `state` says so.
 		MustJoin: os.Geteuid() == 0,
@@ -202,7 +211,11 @@ func monitorCgroupsOf(paths map[string]string) monitor.Cgroups {
 // stopped, or still finishing its log), so that delete leaves nothing
 // behind and libcontainer can remove the cgroups they joined.
 func stopMonitor(c *libcontainer.Container, dir string) {
+	statuses, _ := monitor.ReadExecStatuses(dir)
 	if s, err := monitor.ReadStatus(dir); err == nil && s != nil {
+		statuses = append(statuses, s)
+	}
+	for _, s := range statuses {
 		killProc(s.Supervisor)
 		if s.Listener != nil {
 			killProc(*s.Listener)
@@ -278,6 +291,16 @@ func addMonitorState(dir string, stopped bool, annotations map[string]string) {
 		if h.Timeout != "" {
 			annotations[AnnotationEnforcedTimeout] = h.Timeout
 		}
+	}
+	// The monitors of exec'd processes write to the same log.
+	execs, err := monitor.ReadExecStatuses(dir)
+	for _, s := range execs {
+		if h := s.Health(monitor.StateOf, stopped); h.Problem != "" && annotations[AnnotationEnforcedMonitor] != "" {
+			annotations[AnnotationEnforcedMonitor] += "; an exec'd process's " + strings.TrimPrefix(h.Monitor, string(s.Mode)+"; ")
+		}
+	}
+	if err != nil && annotations[AnnotationEnforcedMonitor] != "" {
+		annotations[AnnotationEnforcedMonitor] += "; unknown: " + err.Error()
 	}
 	if e, err := monitor.ReadEnd(dir); err == nil && e != nil {
 		annotations[AnnotationEnded] = e.String()
