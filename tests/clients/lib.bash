@@ -11,9 +11,11 @@
 # listed afterwards and every container ID the client created can be checked
 # for leftover runtime state.
 
-bats_require_minimum_version 1.5.0
+if declare -F bats_require_minimum_version >/dev/null; then
+	bats_require_minimum_version 1.5.0
+fi
 
-CLIENTS_DIR="$(cd "$BATS_TEST_DIRNAME" && pwd)"
+CLIENTS_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_DIR="$(cd "$CLIENTS_DIR/../.." && pwd)"
 CLIENTS_CACHE="${CLIENTS_CACHE:-$CLIENTS_DIR/.cache}"
 CLIENTS_WORK="${CLIENTS_WORK:-$CLIENTS_DIR/.work}"
@@ -52,7 +54,7 @@ clients_apt() {
 		dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
 	done
 	[ -z "$missing" ] && return 0
-	echo "# installing:$missing" >&3
+	echo "# installing:$missing" >&"${CLIENTS_NOTE_FD:-3}"
 	# Other engineers' runs may hold the dpkg lock for a while.
 	apt-get -o DPkg::Lock::Timeout=600 update -qq >&2 &&
 		DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
@@ -149,7 +151,7 @@ save_calls() {
 		{
 			echo "# runtime calls ($base; full log $CLIENTS_LOG_DIR/$base.calls):"
 			sed 's/^/#   /' "$CLIENTS_LOG_DIR/$base.summary"
-		} >&3
+		} >&"${CLIENTS_NOTE_FD:-3}"
 	done
 }
 
@@ -275,12 +277,12 @@ clean_run() {
 		umount -l "$m" 2>/dev/null
 	done
 	while read -r d; do
-		rmdir "$d" 2>/dev/null || echo "# could not remove cgroup $d" >&3
+		rmdir "$d" 2>/dev/null || echo "# could not remove cgroup $d" >&"${CLIENTS_NOTE_FD:-3}"
 	done < <(cgroup_dirs)
 	if [ -z "$(mounts_under "$W")" ]; then
 		rm -rf --one-file-system "$W"
 	else
-		echo "# left $W: mounts remain below it" >&3
+		echo "# left $W: mounts remain below it" >&"${CLIENTS_NOTE_FD:-3}"
 	fi
 }
 
