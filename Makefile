@@ -6,13 +6,27 @@ BUILDTAGS := seccomp netgo osusergo urfave_cli_no_docs
 # shared libraries from the plugin's rootfs.
 LDFLAGS   := -s -w -extldflags -static -X main.version=$(shell git describe --always --dirty 2>/dev/null || echo dev)
 APT_PKGS  := libseccomp-dev bats busybox-static jq runc crun uidmap gcc make
+# The exec shim: a freestanding static C program (no libc, raw system calls)
+# that the Go build embeds; see internal/shim/doc.go.
+CC        ?= cc
+SHIM      := internal/shim/build/plugbox-shim
+SHIM_SRC  := internal/shim/src/shim.c
+SHIM_CFLAGS := -std=c11 -Os -Wall -Wextra -Werror -static -nostdlib -ffreestanding -fno-builtin \
+	-fno-stack-protector -fno-pie -no-pie -fno-asynchronous-unwind-tables -fno-unwind-tables \
+	-fno-tree-loop-distribute-patterns -ffunction-sections -fdata-sections \
+	-Wl,--gc-sections -Wl,--build-id=none -Wl,-z,noexecstack -Wl,-z,norelro -s
 
-.PHONY: all build deps test unit integration demo bench lint freebsd clean
+.PHONY: all build shim deps test unit integration demo bench lint freebsd clean
 
 all: build
 
-build:
+build: shim
 	CGO_ENABLED=1 $(GO) build -tags "$(BUILDTAGS)" -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/plugbox
+
+shim: $(SHIM)
+
+$(SHIM): $(SHIM_SRC)
+	$(CC) $(SHIM_CFLAGS) -o $@ $<
 
 # deps installs the Debian packages the build, tests, demo and bench need.
 deps:
@@ -24,7 +38,7 @@ deps:
 
 test: deps build unit freebsd integration test-clients test-oci
 
-unit:
+unit: shim
 	$(GO) vet -tags "$(BUILDTAGS)" ./...
 	$(GO) test -tags "$(BUILDTAGS)" -count=1 ./bundle/... ./seccompgen/... ./jail/... ./monitor/... ./nsutil/... ./internal/... ./sandbox/... ./cmd/...
 
@@ -65,4 +79,4 @@ lint:
 	$(GO) vet -tags "$(BUILDTAGS)" ./...
 
 clean:
-	rm -rf bin tests/integration/.work
+	rm -rf bin tests/integration/.work $(SHIM)

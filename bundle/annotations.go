@@ -3,6 +3,7 @@ package bundle
 import (
 	"encoding/json"
 	"fmt"
+	"time"
 )
 
 // Annotation keys plugbox reads from config.json. runtime-spec has no field
@@ -27,6 +28,10 @@ const (
 	// AnnotationAuthored marks a config.json written by plugbox bundle init;
 	// its value is the manifest's plugin name.
 	AnnotationAuthored = "org.plugbox.authored"
+	// AnnotationBinds holds a JSON list of AuthoredBind: the manifest's read
+	// and write paths as bundle init resolved them, which VerifyBinds
+	// checks again at every create.
+	AnnotationBinds = "org.plugbox.binds"
 )
 
 // LandlockPolicy lists the paths, as seen inside the container, that the
@@ -53,4 +58,19 @@ func ParseLandlock(annotations map[string]string) (*LandlockPolicy, error) {
 		return nil, fmt.Errorf("config.json: annotations[%q]: %w", AnnotationLandlock, err)
 	}
 	return &p, nil
+}
+
+// ParseTimeout decodes the AnnotationTimeout value of annotations; ok is
+// false when it is absent. A value that is not a positive Go duration is an
+// error naming the annotation.
+func ParseTimeout(annotations map[string]string) (limit time.Duration, ok bool, err error) {
+	raw, ok := annotations[AnnotationTimeout]
+	if !ok {
+		return 0, false, nil
+	}
+	limit, err = time.ParseDuration(raw)
+	if err != nil || limit <= 0 {
+		return 0, true, fmt.Errorf("annotation %s: %q is not a positive duration such as \"30s\"", AnnotationTimeout, raw)
+	}
+	return limit, true, nil
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/plugbox/plugbox/seccompgen"
 )
 
 // Severity ranks a Finding. The CLI's check verb exits 1 when any finding
@@ -64,24 +66,37 @@ func Worst(findings []Finding) Severity {
 	return w
 }
 
-// dangerousSyscalls are calls an untrusted plugin must never get without an
-// argument filter: they reach kernel subsystems with a history of
-// privilege escalation, or change namespaces, mounts or other processes.
-var dangerousSyscalls = map[string]bool{
-	"ptrace": true, "process_vm_readv": true, "process_vm_writev": true,
-	"bpf": true, "perf_event_open": true, "userfaultfd": true,
-	"mount": true, "umount": true, "umount2": true, "pivot_root": true,
-	"fsopen": true, "fsmount": true, "fsconfig": true, "fspick": true,
-	"move_mount": true, "open_tree": true, "mount_setattr": true,
-	"unshare": true, "setns": true,
-	"keyctl": true, "add_key": true, "request_key": true,
-	"kexec_load": true, "kexec_file_load": true, "reboot": true,
-	"init_module": true, "finit_module": true, "delete_module": true,
-	"iopl": true, "ioperm": true, "swapon": true, "swapoff": true,
-	"open_by_handle_at": true, "quotactl": true, "acct": true,
-	"lookup_dcookie": true, "syslog": true, "vm86": true, "vm86old": true,
-	"personality": true,
+// deniedAlways is seccompgen's list of calls no plugbox profile grants
+// (they debug other processes, reach BPF, perf, io_uring or the keyrings,
+// change mounts or namespaces, load kernel code, or change the host). A
+// profile that allows one of them without an argument filter is a High
+// finding; learning mode never records them, so a learned profile with one
+// was edited or steered.
+var deniedAlways = func() map[string]bool {
+	m := map[string]bool{}
+	for _, n := range seccompgen.DeniedAlways() {
+		m[n] = true
+	}
+	return m
+}()
+
+// argumentOnly are calls plugbox grants only with an argument filter, named
+// with what an unconditional allow opens.
+var argumentOnly = map[string]string{
+	"personality": "personality changes the execution domain (READ_IMPLIES_EXEC, ADDR_NO_RANDOMIZE)",
+	"clone":       "clone creates namespaces (CLONE_NEWUSER, CLONE_NEWNS, ...), widening the kernel surface",
 }
+
+// groupCalls is every syscall some seccompgen permission group grants.
+var groupCalls = func() map[string]bool {
+	m := map[string]bool{}
+	for _, g := range seccompgen.Groups() {
+		for _, n := range g.Syscalls {
+			m[n] = true
+		}
+	}
+	return m
+}()
 
 // runtimeSockets are host sockets that hand out control of containers or
 // the machine to whoever can connect.
@@ -104,17 +119,53 @@ func Check(spec *specs.Spec, bundleDir string) []Finding {
 	c.linux()
 	c.mounts()
 	c.annotations()
+	c.binds(bundleDir)
+	c.descriptors()
 	c.hooks()
 	if bundleDir != "" && spec.Root != nil && spec.Root.Path != "" {
+		c.rootfsLink(RootfsPath(bundleDir, spec))
 		c.rootfs(RootfsPath(bundleDir, spec))
 	}
-	sort.SliceStable(c.out, func(i, j int) bool {
-		if c.out[i].Severity != c.out[j].Severity {
-			return c.out[i].Severity > c.out[j].Severity
-		}
-		return c.out[i].Field < c.out[j].Field
-	})
+	sortFindings(c.out)
 	return c.out
+}
+
+// CheckFile reads the config.json of the bundle in bundleDir, audits it
+// with Check, and adds a Low finding for each property the runtime spec
+// does not define: runtimes ignore those (as Load does), so a misspelled
+// hardening option is not in force.
+func CheckFile(bundleDir string) (*specs.Spec, []Finding, error) {
+	path := filepath.Join(bundleDir, ConfigName)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	spec, err := Decode(path, data)
+	if err != nil {
+		return nil, nil, err
+	}
+	findings := Check(spec, bundleDir)
+	unknown, err := UnknownProperties(data)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	for _, p := range unknown {
+		findings = append(findings, Finding{Severity: Low, Field: p,
+			Problem: "not a property of the OCI runtime spec: runtimes ignore it, so if it is a misspelled option, that option is not in force",
+			Fix:     "check its spelling against the runtime spec, or remove it"})
+	}
+	sortFindings(findings)
+	return spec, findings, nil
+}
+
+// sortFindings orders findings worst first, then by field.
+func sortFindings(out []Finding) {
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Severity != out[j].Severity {
+			return out[i].Severity > out[j].Severity
+		}
+		return out[i].Field < out[j].Field
+	})
 }
 
 type checker struct {
@@ -295,21 +346,30 @@ func (c *checker) seccomp(s *specs.LinuxSeccomp) {
 	case specs.ActTrace, specs.ActNotify:
 		c.add(Medium, "linux.seccomp.defaultAction", fmt.Sprintf("the default action is %s: the decision is left to a tracer or listener, and without one calls fail only by accident", s.DefaultAction), `deny by default ("SCMP_ACT_ERRNO")`)
 	}
-	var bad []string
+	var bad, unfiltered, beyond []string
 	for _, sc := range s.Syscalls {
-		if sc.Action != specs.ActAllow && sc.Action != specs.ActLog || len(sc.Args) > 0 {
+		if sc.Action != specs.ActAllow && sc.Action != specs.ActLog {
 			continue
 		}
 		for _, n := range sc.Names {
-			if dangerousSyscalls[n] {
+			switch {
+			case deniedAlways[n] && len(sc.Args) == 0:
 				bad = append(bad, n)
+			case argumentOnly[n] != "" && len(sc.Args) == 0:
+				unfiltered = append(unfiltered, n)
+			case !groupCalls[n] && !deniedAlways[n]:
+				beyond = append(beyond, n)
 			}
 		}
 	}
 	if len(bad) > 0 {
-		sort.Strings(bad)
-		bad = compactStrings(bad)
-		c.add(High, "linux.seccomp.syscalls", fmt.Sprintf("allowed without argument filters: %s", strings.Join(bad, ", ")), "remove them; they reach kernel code with a history of privilege escalation or change namespaces and mounts")
+		c.add(High, "linux.seccomp.syscalls", fmt.Sprintf("allowed, though plugbox never grants them (seccompgen.DeniedAlways): %s", strings.Join(sortedUnique(bad), ", ")), "remove them; they reach kernel code with a history of privilege escalation (io_uring, BPF, perf, keyrings), read other processes, or change namespaces and mounts")
+	}
+	for _, n := range sortedUnique(unfiltered) {
+		c.add(High, "linux.seccomp.syscalls", fmt.Sprintf("%s is allowed without an argument filter: %s", n, argumentOnly[n]), "allow it only with the argument filter plugbox's groups use (plugbox seccomp groups -v)")
+	}
+	if len(beyond) > 0 && c.spec.Annotations[AnnotationAuthored] != "" {
+		c.add(Low, "linux.seccomp.syscalls", fmt.Sprintf("allowed beyond plugbox's permission groups (extraSyscalls, or a learned profile, which records whatever the plugin was made to call): %s", strings.Join(sortedUnique(beyond), ", ")), "check that the plugin needs each one; remove the others from extraSyscalls or the learned profile")
 	}
 	for _, f := range s.Flags {
 		if f == specs.LinuxSeccompFlagSpecAllow {
@@ -318,7 +378,10 @@ func (c *checker) seccomp(s *specs.LinuxSeccomp) {
 	}
 }
 
-func compactStrings(s []string) []string {
+// sortedUnique returns s sorted without repeats.
+func sortedUnique(s []string) []string {
+	s = append([]string(nil), s...)
+	sort.Strings(s)
 	out := s[:0]
 	for i, v := range s {
 		if i == 0 || v != s[i-1] {
@@ -440,8 +503,11 @@ func (c *checker) mounts() {
 		dest := path.Clean(m.Destination)
 		ro := mountReadOnly(m)
 		if isBind(m) {
-			if sev, problem, fix := hostBindRisk(path.Clean(m.Source), !ro); sev > 0 {
+			src := path.Clean(m.Source)
+			if sev, problem, fix := hostBindRisk(src, !ro); sev > 0 {
 				c.add(sev, field, problem, fix)
+			} else if sock := socketBelow(src, 100000); sock != "" {
+				c.add(Medium, field, fmt.Sprintf("%s holds the unix socket %s: a bind, even a read-only one, lets the plugin connect() to the service behind it (Landlock does not restrict connecting to pathname sockets)", src, sock), "bind a directory without sockets, or pass a connected descriptor with \"fds\"")
 			}
 			continue
 		}
@@ -548,6 +614,64 @@ func (c *checker) annotations() {
 			}
 		}
 	}
+}
+
+// socketBelow returns the first unix socket found below directory dir
+// (symlinks are not followed), looking at most at limit entries.
+func socketBelow(dir string, limit int) string {
+	fi, err := os.Stat(dir)
+	if err != nil || !fi.IsDir() {
+		return ""
+	}
+	found, seen := "", 0
+	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if seen++; seen > limit {
+			return filepath.SkipAll
+		}
+		if d.Type()&fs.ModeSocket != 0 {
+			found = p
+			return filepath.SkipAll
+		}
+		return nil
+	})
+	return found
+}
+
+// binds reports a read or write path that changed since bundle init
+// recorded it: create refuses such a bundle (VerifyBinds).
+func (c *checker) binds(bundleDir string) {
+	if err := VerifyBinds(bundleDir, c.spec); err != nil {
+		c.add(High, "annotations["+AnnotationBinds+"]", err.Error(), "restore the path, or re-author the bundle with 'plugbox bundle init'")
+	}
+}
+
+// descriptors warns about what passed descriptors can carry past the
+// plugin's own network namespace.
+func (c *checker) descriptors() {
+	names := c.spec.Annotations[AnnotationFDNames]
+	if names == "" {
+		return
+	}
+	if own, p := c.hasNS(specs.NetworkNamespace); !own || p != "" {
+		return
+	}
+	c.add(Low, "annotations["+AnnotationFDNames+"]", fmt.Sprintf("the plugin receives host descriptors (%s): a socket keeps the network namespace it was made in, so an AF_INET or AF_INET6 socket passed in lets a plugin in its own empty network namespace (network \"none\") reach the host's loopback services, and a UDP one send anywhere", names), "pass only AF_UNIX sockets, pipes and files, or proxy the connection on the host")
+}
+
+// rootfsLink flags a root filesystem path that is a symbolic link.
+func (c *checker) rootfsLink(root string) {
+	fi, err := os.Lstat(root)
+	if err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+		return
+	}
+	target, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		target = "a missing path"
+	}
+	c.add(High, "root.path", fmt.Sprintf("%s is a symbolic link to %s: whoever can change the link chooses the plugin's root filesystem, and tools that write into the bundle write through it onto the host", root, target), "make the rootfs a real directory inside the bundle (re-author it with 'plugbox bundle init')")
 }
 
 func (c *checker) hooks() {

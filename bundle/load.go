@@ -45,11 +45,15 @@ func Load(dir string) (*specs.Spec, error) {
 }
 
 // Decode parses config.json bytes; name is used in messages. Syntax and
-// type errors report line and column; unknown fields are rejected so that a
-// misspelled hardening option is never silently ignored.
+// type errors report line and column. Unknown properties are ignored, as
+// the runtime spec requires ("Runtimes MUST ignore unknown properties");
+// plugbox check reports them (UnknownProperties), since a misspelled
+// hardening option has no effect.
 func Decode(name string, data []byte) (*specs.Spec, error) {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, fmt.Errorf("%s is empty: it must hold the bundle's JSON configuration (write a starter one with 'plugbox spec' or 'plugbox bundle init')", name)
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
 	var spec specs.Spec
 	if err := dec.Decode(&spec); err != nil {
 		return nil, describeJSONError(name, data, err)
@@ -78,8 +82,6 @@ func describeJSONError(name string, data []byte, err error) error {
 		return fmt.Errorf("%s:%d:%d: field %q must be %s, not JSON %s", name, line, col, field, typ.Type, typ.Value)
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return fmt.Errorf("%s: malformed JSON: unexpected end of file", name)
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return fmt.Errorf("%s: %s (check its spelling against the OCI runtime spec)", name, strings.TrimPrefix(err.Error(), "json: "))
 	}
 	return fmt.Errorf("%s: %w", name, err)
 }
@@ -118,8 +120,24 @@ func Validate(dir string, spec *specs.Spec) error {
 	if len(spec.Process.Args) == 0 || spec.Process.Args[0] == "" {
 		return errors.New(`field "process.args" is empty: give the command to run, e.g. ["/bin/sh"]`)
 	}
+	for i, a := range spec.Process.Args {
+		if strings.IndexByte(a, 0) >= 0 {
+			return fmt.Errorf(`field "process.args[%d]" contains a NUL byte, which execve cannot pass: remove it`, i)
+		}
+	}
+	for i, kv := range spec.Process.Env {
+		if strings.IndexByte(kv, 0) >= 0 {
+			return fmt.Errorf(`field "process.env[%d]" contains a NUL byte, which execve cannot pass: remove it`, i)
+		}
+	}
 	if spec.Process.Cwd == "" || !filepath.IsAbs(spec.Process.Cwd) {
 		return fmt.Errorf(`field "process.cwd" must be an absolute path, not %q`, spec.Process.Cwd)
+	}
+	if _, _, err := ParseTimeout(spec.Annotations); err != nil {
+		return err
+	}
+	if _, err := ParseBinds(spec.Annotations); err != nil {
+		return err
 	}
 	return nil
 }

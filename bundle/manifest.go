@@ -86,6 +86,14 @@ type Manifest struct {
 	// FDs names the descriptors the host passes from fd 3 on, exported as
 	// LISTEN_FDS / LISTEN_FDNAMES (sd_listen_fds(3) convention).
 	FDs []string `json:"fds,omitempty"`
+	// ReadableExecutable installs the plugin executable readable (0555)
+	// instead of execute-only (0111). Execute-only keeps the plugin
+	// non-dumpable after execve: no other process of its uid may ptrace it
+	// or read its memory, but it cannot read its own executable
+	// (/proc/self/exe, as self-extracting programs do) and its own
+	// /proc/self files that only their owner may use (environ, mem, comm and
+	// oom_score_adj for writing) belong to root. Set it for such plugins.
+	ReadableExecutable bool `json:"readableExecutable,omitempty"`
 	// UID and GID are the plugin's ids inside the sandbox (default 1000;
 	// 0 is refused). A rootless caller can map only itself, so there the
 	// plugin runs as 0 of its own user namespace instead (see SpecOptions).
@@ -109,6 +117,10 @@ type Limits struct {
 	OpenFiles uint64 `json:"openFiles,omitempty"`
 	// Timeout is the wall-clock limit as a Go duration (default "60s").
 	Timeout string `json:"timeout,omitempty"`
+	// FileSize is RLIMIT_FSIZE, the largest file the plugin may write
+	// (default: no limit). It bounds each file, not the disk a plugin fills
+	// in its write paths: see rlimits.
+	FileSize ByteSize `json:"fileSize,omitempty"`
 }
 
 // ByteSize is a size in bytes that decodes from a JSON number or from a
@@ -202,7 +214,7 @@ func (b *ByteSize) UnmarshalJSON(data []byte) error {
 }
 
 // manifestFields lists plugin.json's keys for unknown-field messages.
-const manifestFields = "name, command, cwd, env, read, write, network, syscalls, extraSyscalls, onViolation, seccompSpecAllow, landlock, limits{memory, tmp, pids, cpus, openFiles, timeout}, fds, uid, gid"
+const manifestFields = "name, command, cwd, env, read, write, network, syscalls, extraSyscalls, onViolation, seccompSpecAllow, landlock, limits{memory, tmp, pids, cpus, openFiles, timeout, fileSize}, fds, readableExecutable, uid, gid"
 
 // LoadManifest reads and strictly decodes a plugin.json, then validates it
 // (including that its read and write paths exist on this host).
@@ -228,6 +240,9 @@ func LoadManifest(path string) (*Manifest, error) {
 // used in messages. Syntax, type and size errors report line and column,
 // and unknown fields are refused so a misspelled limit is never ignored.
 func DecodeManifest(name string, data []byte) (*Manifest, error) {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, fmt.Errorf("%s is empty: write a JSON object such as {\"name\": \"plugin\", \"command\": [\"/bin/plugin\"]}", name)
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	var m Manifest
@@ -470,6 +485,19 @@ func (l *Limits) validate() error {
 		if err != nil || d <= 0 {
 			return fmt.Errorf(`limits.timeout %q is not a positive Go duration: write e.g. "30s" or "5m"`, l.Timeout)
 		}
+	}
+	if l.FileSize < 0 {
+		return fmt.Errorf(`limits.fileSize %s must not be negative`, l.FileSize)
+	}
+	memory, tmp := l.Memory, l.Tmp
+	if memory == 0 {
+		memory = DefaultMemory
+	}
+	if tmp == 0 {
+		tmp = DefaultTmp
+	}
+	if tmp > memory {
+		return fmt.Errorf(`limits.tmp %s is larger than limits.memory %s: files in /tmp are charged to the memory limit, so the plugin would be killed by the OOM killer before /tmp is full; lower "tmp" or raise "memory"`, tmp, memory)
 	}
 	return nil
 }

@@ -105,6 +105,9 @@ func TestManifestValidate(t *testing.T) {
 		{"openFiles", func(m *Manifest) { m.Limits.OpenFiles = 3 }, "limits.openFiles"},
 		{"timeout", func(m *Manifest) { m.Limits.Timeout = "soon" }, "limits.timeout"},
 		{"negative timeout", func(m *Manifest) { m.Limits.Timeout = "-1s" }, "limits.timeout"},
+		{"default tmp above memory", func(m *Manifest) { m.Limits.Memory = 32 << 20; m.Limits.Tmp = 0 }, "limits.tmp 64M is larger than limits.memory 32M"},
+		{"tmp above memory", func(m *Manifest) { m.Limits.Memory = 128 << 20; m.Limits.Tmp = 1 << 30 }, "limits.tmp 1G is larger"},
+		{"tmp equal to memory", func(m *Manifest) { m.Limits.Memory = 64 << 20; m.Limits.Tmp = 64 << 20 }, ""},
 	} {
 		m := DefaultManifest()
 		tc.modify(m)

@@ -3,6 +3,7 @@ package bundle
 import (
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -26,7 +27,7 @@ func TestAssembledRuns(t *testing.T) {
 			t.Logf("skip %s: %v", tc.exe, err)
 			continue
 		}
-		rootfs := t.TempDir()
+		rootfs := filepath.Join(t.TempDir(), "rootfs")
 		if err := AssembleRootfs(rootfs, tc.exe); err != nil {
 			t.Fatal(err)
 		}

@@ -72,7 +72,7 @@ func resolveIn(rootfs, p string) (string, error) {
 
 func TestAssembleDynamic(t *testing.T) {
 	needExe(t, "/usr/bin/jq")
-	rootfs := t.TempDir()
+	rootfs := filepath.Join(t.TempDir(), "rootfs")
 	if err := AssembleRootfs(rootfs, "/usr/bin/jq"); err != nil {
 		t.Fatal(err)
 	}
@@ -103,22 +103,24 @@ func TestAssembleDynamic(t *testing.T) {
 	if !strings.Contains(string(passwd), "plugin:x:1000:1000:") {
 		t.Errorf("/etc/passwd lacks the plugin user:\n%s", passwd)
 	}
-	// Assembling again over the same rootfs is idempotent.
-	if err := AssembleRootfs(rootfs, "/usr/bin/jq"); err != nil {
-		t.Errorf("second assembly: %v", err)
+	// A rootfs is always built fresh: an existing one is never reused.
+	if err := AssembleRootfs(rootfs, "/usr/bin/jq"); !errors.Is(err, fs.ErrExist) {
+		t.Errorf("second assembly into the same rootfs: %v, want fs.ErrExist", err)
 	}
 }
 
 func TestAssembleStatic(t *testing.T) {
 	needExe(t, "/bin/busybox")
-	rootfs := t.TempDir()
+	rootfs := filepath.Join(t.TempDir(), "rootfs")
 	if err := AssembleRootfs(rootfs, "/bin/busybox"); err != nil {
 		t.Fatal(err)
 	}
 	exists(t, rootfs, "/bin/busybox")
+	// Execute-only: the plugin cannot read its executable, so the kernel
+	// keeps it non-dumpable after execve.
 	fi, err := os.Stat(filepath.Join(rootfs, "bin/busybox"))
-	if err != nil || fi.Mode().Perm() != 0o755 {
-		t.Errorf("busybox mode = %v, %v", fi.Mode(), err)
+	if err != nil || fi.Mode().Perm() != 0o111 {
+		t.Errorf("busybox mode = %v, %v; want 0111", fi.Mode(), err)
 	}
 	var files []string
 	_ = filepath.WalkDir(rootfs, func(p string, d fs.DirEntry, err error) error {
@@ -134,7 +136,7 @@ func TestAssembleStatic(t *testing.T) {
 }
 
 func TestAssembleErrors(t *testing.T) {
-	rootfs := t.TempDir()
+	rootfs := filepath.Join(t.TempDir(), "rootfs")
 	if err := AssembleRootfs(rootfs, filepath.Join(rootfs, "missing")); err == nil {
 		t.Error("missing executable accepted")
 	}
@@ -172,7 +174,7 @@ func TestInit(t *testing.T) {
 	m.Write = []string{data}
 	m.Cwd = "/work"
 	m.Write = append(m.Write, t.TempDir())
-	if err := Init(dir, "/usr/bin/jq", m, SpecOptions{}); err != nil {
+	if err := Init(dir, "/usr/bin/jq", m, InitOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	spec, err := Load(dir)
@@ -200,14 +202,14 @@ func TestInit(t *testing.T) {
 	if fs := Check(spec, dir); Worst(fs) > Low {
 		t.Errorf("Init's bundle has findings above Low:\n%s", render(fs))
 	}
-	err = Init(dir, "/usr/bin/jq", m, SpecOptions{})
+	err = Init(dir, "/usr/bin/jq", m, InitOptions{})
 	if !errors.Is(err, fs.ErrExist) {
 		t.Errorf("second Init: %v, want fs.ErrExist", err)
 	}
 
 	// Without a manifest the executable names the plugin.
 	dir2 := filepath.Join(t.TempDir(), "b2")
-	if err := Init(dir2, "/usr/bin/jq", nil, SpecOptions{Rootless: true, HostUID: 1000, HostGID: 1000}); err != nil {
+	if err := Init(dir2, "/usr/bin/jq", nil, InitOptions{Spec: SpecOptions{Rootless: true, HostUID: 1000, HostGID: 1000}}); err != nil {
 		t.Fatal(err)
 	}
 	spec2, err := Load(dir2)

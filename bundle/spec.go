@@ -87,14 +87,16 @@ var readonlyPaths = []string{
 //   - the manifest's read paths bound ro,nosuid,nodev and write paths bound
 //     rw,nosuid,nodev,noexec, recursively (rro, rnosuid, ...), so a plugin
 //     can execute only what was assembled into its rootfs or bound read-only;
-//   - every capability set empty, no_new_privs, RLIMIT_NOFILE = openFiles
-//     and RLIMIT_CORE = 0. RLIMIT_NPROC is deliberately not set: it counts
-//     every process of the real uid host-wide (for a rootless caller, all of
-//     the caller's processes), so the pids cgroup limits processes instead;
+//   - every capability set empty, no_new_privs, RLIMIT_NOFILE = openFiles,
+//     RLIMIT_CORE = 0 and RLIMIT_FSIZE = fileSize when set (see rlimits).
+//     RLIMIT_NPROC is deliberately not set: it counts every process of the
+//     real uid host-wide (for a rootless caller, all of the caller's
+//     processes), so the pids cgroup limits processes instead;
 //   - cgroup memory, pids and CPU bandwidth limits, and devices denied
 //     except the default set;
-//   - seccomp from seccompgen, and the Landlock, timeout, fd-name and
-//     authored annotations (see landlockPolicy).
+//   - seccomp from seccompgen, and the Landlock, timeout, fd-name, binds
+//     (the read and write paths as resolved now, which create checks
+//     again: VerifyBinds) and authored annotations (see landlockPolicy).
 func Spec(m *Manifest, opts SpecOptions) (*specs.Spec, error) {
 	if err := m.Validate(); err != nil {
 		return nil, fmt.Errorf("manifest %q: %w", m.Name, err)
@@ -107,6 +109,10 @@ func Spec(m *Manifest, opts SpecOptions) (*specs.Spec, error) {
 	seccomp, err := seccompgen.Generate(e.seccompOptions())
 	if err != nil {
 		return nil, fmt.Errorf("manifest %q: syscalls: %w", e.Name, err)
+	}
+	binds, err := resolveBinds(&e)
+	if err != nil {
+		return nil, fmt.Errorf("manifest %q: %w", e.Name, err)
 	}
 	rootPath := opts.Rootfs
 	if rootPath == "" {
@@ -133,13 +139,10 @@ func Spec(m *Manifest, opts SpecOptions) (*specs.Spec, error) {
 				Permitted:   []string{},
 				Ambient:     []string{},
 			},
-			Rlimits: []specs.POSIXRlimit{
-				{Type: "RLIMIT_NOFILE", Hard: e.Limits.OpenFiles, Soft: e.Limits.OpenFiles},
-				{Type: "RLIMIT_CORE", Hard: 0, Soft: 0},
-			},
+			Rlimits:         rlimits(&e),
 			NoNewPrivileges: true,
 		},
-		Mounts: mounts(&e),
+		Mounts: mounts(&e, binds),
 		Linux: &specs.Linux{
 			UIDMappings: uidMap,
 			GIDMappings: gidMap,
@@ -165,6 +168,13 @@ func Spec(m *Manifest, opts SpecOptions) (*specs.Spec, error) {
 	}
 	if len(e.FDs) > 0 {
 		spec.Annotations[AnnotationFDNames] = strings.Join(e.FDs, ":")
+	}
+	if len(binds) > 0 {
+		raw, err := json.Marshal(binds)
+		if err != nil {
+			return nil, fmt.Errorf("encode authored binds: %w", err)
+		}
+		spec.Annotations[AnnotationBinds] = string(raw)
 	}
 	if pol := landlockPolicy(&e); pol != nil {
 		raw, err := json.Marshal(pol)
@@ -245,9 +255,28 @@ func slicesDeleteKey(env []string, key string) []string {
 	return out
 }
 
-// mounts returns the system mounts followed by the manifest's binds,
-// parents before children so nested binds stack correctly.
-func mounts(e *Manifest) []specs.Mount {
+// rlimits returns RLIMIT_NOFILE, RLIMIT_CORE 0 and, when the manifest sets
+// limits.fileSize, RLIMIT_FSIZE: the largest file the plugin may write or
+// extend (a write beyond it raises SIGXFSZ, or fails with EFBIG when the
+// signal is ignored). It bounds each file, not the total: the disk a plugin
+// fills in its write paths is bounded only by the host filesystem (a
+// dedicated, size-limited filesystem or a quota per mapped uid); /tmp is
+// bounded by limits.tmp.
+func rlimits(e *Manifest) []specs.POSIXRlimit {
+	rl := []specs.POSIXRlimit{
+		{Type: "RLIMIT_NOFILE", Hard: e.Limits.OpenFiles, Soft: e.Limits.OpenFiles},
+		{Type: "RLIMIT_CORE", Hard: 0, Soft: 0},
+	}
+	if n := uint64(e.Limits.FileSize); n > 0 {
+		rl = append(rl, specs.POSIXRlimit{Type: "RLIMIT_FSIZE", Hard: n, Soft: n})
+	}
+	return rl
+}
+
+// mounts returns the system mounts followed by the manifest's binds (each
+// from its resolved host path, see AuthoredBind), parents before children
+// so nested binds stack correctly.
+func mounts(e *Manifest, authored []AuthoredBind) []specs.Mount {
 	ms := []specs.Mount{
 		{Destination: "/proc", Type: "proc", Source: "proc", Options: []string{"nosuid", "noexec", "nodev"}},
 		{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "noexec", "strictatime", "mode=755", "size=65536k"}},
@@ -257,24 +286,14 @@ func mounts(e *Manifest) []specs.Mount {
 		{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue", Options: []string{"nosuid", "noexec", "nodev"}},
 		{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev", "noexec", "mode=1777", "size=" + strconv.FormatInt(int64(e.Limits.Tmp), 10)}},
 	}
-	type bind struct {
-		path string
-		rw   bool
-	}
-	var binds []bind
-	for _, p := range e.Read {
-		binds = append(binds, bind{p, false})
-	}
-	for _, p := range e.Write {
-		binds = append(binds, bind{p, true})
-	}
-	sort.SliceStable(binds, func(i, j int) bool { return binds[i].path < binds[j].path })
+	binds := append([]AuthoredBind(nil), authored...)
+	sort.SliceStable(binds, func(i, j int) bool { return binds[i].Path < binds[j].Path })
 	for _, b := range binds {
 		opts := []string{"rbind", "ro", "nosuid", "nodev", "rro", "rnosuid", "rnodev"}
-		if b.rw {
+		if b.Write {
 			opts = []string{"rbind", "rw", "nosuid", "nodev", "noexec", "rnosuid", "rnodev", "rnoexec"}
 		}
-		ms = append(ms, specs.Mount{Destination: b.path, Type: "bind", Source: b.path, Options: opts})
+		ms = append(ms, specs.Mount{Destination: b.Path, Type: "bind", Source: b.Source, Options: opts})
 	}
 	return ms
 }

@@ -28,6 +28,7 @@ var (
 	CapMmap        = capright(0, 0x0000000000000010)
 	CapMmapX       = CapMmap | CapSeek | capright(0, 0x0000000000000020)
 	CapMmapR       = CapMmap | CapSeek | CapRead
+	CapMmapW       = CapMmap | CapSeek | CapWrite
 	CapMmapRX      = CapMmapR | CapMmapX
 	CapFexecve     = capright(0, 0x0000000000000080)
 	CapFsync       = capright(0, 0x0000000000000100)
@@ -101,7 +102,11 @@ const (
 )
 
 func (k FDKind) String() string {
-	return [...]string{"unknown", "file", "directory", "pipe", "socket", "listening socket", "character device"}[k]
+	names := [...]string{"unknown", "file", "directory", "pipe", "socket", "listening socket", "character device"}
+	if k < 0 || int(k) >= len(names) {
+		return fmt.Sprintf("FDKind(%d)", int(k))
+	}
+	return names[k]
 }
 
 // AccessMode is the O_ACCMODE part of a descriptor's status flags.
@@ -114,12 +119,72 @@ const (
 	ReadWrite
 )
 
-// RightsFor returns the rights a pre-opened descriptor keeps in capability
-// mode: read-only files may be read, seeked and fstat'ed; writable files
-// may also be written and truncated; sockets may send, receive and query
-// their options and addresses. Kinds plugbox cannot classify are refused,
-// so an unexpected descriptor fails the start instead of keeping all rights.
-func RightsFor(kind FDKind, mode AccessMode) (Rights, error) {
+// Fcntl commands a descriptor with CAP_FCNTL may still run once
+// cap_fcntls_limit(2) narrows it (CAP_FCNTL_* in sys/capsicum.h: one bit
+// per command number).
+const (
+	CapFcntlGetfl  uint32 = 1 << 3 // CAP_FCNTL_GETFL (F_GETFL = 3)
+	CapFcntlSetfl  uint32 = 1 << 4 // CAP_FCNTL_SETFL (F_SETFL = 4)
+	CapFcntlGetown uint32 = 1 << 5 // CAP_FCNTL_GETOWN
+	CapFcntlSetown uint32 = 1 << 6 // CAP_FCNTL_SETOWN
+)
+
+// ioctl request numbers (sys/ioccom.h): direction in the top bits, the
+// parameter length in bits 16..28, the group letter and the number.
+const (
+	iocOut = 0x40000000 // IOC_OUT: the kernel copies the parameter out
+	iocIn  = 0x80000000 // IOC_IN: the caller passes it in
+)
+
+func ioc(dir uint64, group byte, num uint8, length uint64) uint64 {
+	return dir | (length&0x1fff)<<16 | uint64(group)<<8 | uint64(num)
+}
+
+// The ioctls inherited descriptors may keep (cap_ioctls_limit(2)).
+var (
+	// FIONBIO is _IOW('f', 126, int): set or clear non-blocking mode.
+	FIONBIO = ioc(iocIn, 'f', 126, 4)
+	// FIONREAD is _IOR('f', 127, int): bytes ready to read.
+	FIONREAD = ioc(iocOut, 'f', 127, 4)
+	// TIOCGETA is _IOR('t', 19, struct termios) (44 bytes): what
+	// isatty(3) and tcgetattr(3) call.
+	TIOCGETA = ioc(iocOut, 't', 19, 44)
+)
+
+// CapIoctl is CAP_IOCTL, needed for any ioctl(2).
+var CapIoctl = capright(1, 0x0000000000000080)
+
+// FDLimits is what a descriptor keeps in capability mode: its rights and,
+// since CAP_FCNTL and CAP_IOCTL would otherwise allow every command, the
+// fcntl commands and ioctls they are narrowed to.
+type FDLimits struct {
+	Rights Rights
+	// Fcntls is the cap_fcntls_limit(2) mask; meaningful with CAP_FCNTL.
+	Fcntls uint32
+	// Ioctls is the cap_ioctls_limit(2) list; nil means no CAP_IOCTL.
+	Ioctls []uint64
+}
+
+// LimitsFor returns the limits of a pre-opened descriptor of kind, opened
+// with mode, in capability mode:
+//
+//   - files may be read (and mmapped for reading), or written, truncated
+//     and synced, seeked, fstat'ed and watched with kqueue;
+//   - pipes, FIFOs and character devices (ttys, /dev/null) may be read or
+//     written as opened, fstat'ed and watched, and a tty answers
+//     TIOCGETA so isatty(3) works;
+//   - sockets may send, receive, shut down and query their options and
+//     addresses; listening sockets may also accept, and since accept(2)
+//     gives the new connection the listener's rights (kern_accept4,
+//     falloc_caps), they carry the connected-socket rights too;
+//   - every kind keeps CAP_FCNTL narrowed to F_GETFL/F_SETFL, and streams
+//     keep FIONBIO and FIONREAD, so O_NONBLOCK can be set: event loops,
+//     Go's net.FileListener and os.NewFile (F_GETFL) and fdopen(3) need it.
+//
+// Directories are refused (a directory descriptor reaches every file below
+// it), and so are kinds plugbox cannot limit, so an unexpected descriptor
+// fails the start instead of keeping all rights.
+func LimitsFor(kind FDKind, mode AccessMode) (FDLimits, error) {
 	read := mode == ReadOnly || mode == ReadWrite
 	write := mode == WriteOnly || mode == ReadWrite
 	var rs []Right
@@ -128,35 +193,47 @@ func RightsFor(kind FDKind, mode AccessMode) (Rights, error) {
 			rs = append(rs, r...)
 		}
 	}
+	l := FDLimits{Fcntls: CapFcntlGetfl | CapFcntlSetfl}
+	stream := []uint64{FIONBIO, FIONREAD}
 	switch kind {
 	case FDFile:
-		add(true, CapSeek, CapFstat)
-		add(read, CapRead)
-		add(write, CapWrite, CapFtruncate, CapFsync)
-	case FDDir:
-		if write {
-			return Rights{}, fmt.Errorf("descriptor is a directory opened for writing; pass directories read-only")
-		}
-		rs = []Right{CapRead, CapSeek, CapFstat, CapLookup, CapFstatat, CapFstatfs}
-	case FDPipe, FDCharDev:
-		add(true, CapFstat, CapEvent)
+		add(true, CapSeek, CapFstat, CapFcntl, CapEvent)
+		add(read, CapRead, CapMmapR)
+		add(write, CapWrite, CapFtruncate, CapFsync, CapMmapW)
+	case FDPipe:
+		add(true, CapFstat, CapEvent, CapFcntl, CapIoctl)
 		add(read, CapRead)
 		add(write, CapWrite)
-	case FDSocket:
-		rs = []Right{CapRecv, CapSend, CapEvent, CapFstat, CapGetpeername, CapGetsockname, CapGetsockopt, CapSetsockopt, CapShutdown}
-	case FDListener:
-		rs = []Right{CapAccept, CapEvent, CapFstat, CapGetsockname, CapGetsockopt, CapSetsockopt, CapShutdown}
+		l.Ioctls = stream
+	case FDCharDev:
+		add(true, CapFstat, CapEvent, CapFcntl, CapIoctl)
+		add(read, CapRead)
+		add(write, CapWrite)
+		l.Ioctls = append(stream, TIOCGETA)
+	case FDSocket, FDListener:
+		rs = []Right{CapRecv, CapSend, CapEvent, CapFstat, CapFcntl, CapIoctl, CapGetpeername, CapGetsockname, CapGetsockopt, CapSetsockopt, CapShutdown}
+		add(kind == FDListener, CapAccept)
+		l.Ioctls = stream
+	case FDDir:
+		return FDLimits{}, fmt.Errorf("descriptor is a directory, which would give the plugin every file below it; pass files, pipes or sockets, or bind the directory into the container")
 	default:
-		return Rights{}, fmt.Errorf("descriptor of kind %s cannot be limited; close it or pass a file, pipe or socket", kind)
+		return FDLimits{}, fmt.Errorf("descriptor of kind %s cannot be limited; close it or pass a file, pipe or socket", kind)
 	}
-	return NewRights(rs...)
+	r, err := NewRights(rs...)
+	if err != nil {
+		return FDLimits{}, err
+	}
+	l.Rights = r
+	return l, nil
 }
 
 // LibDirRights are the rights of a library directory descriptor listed in
-// LD_LIBRARY_PATH_FDS: rtld looks libraries up through it and maps them
-// executable, and a file opened with openat(2) inherits these rights.
+// LD_LIBRARY_PATH_FDS: rtld opens libraries through it
+// (search_library_pathfds: openat, which needs LOOKUP and READ), fstats
+// and fstatfs'es them and maps them executable; a file opened with openat
+// inherits these rights, so nothing here allows writing.
 func LibDirRights() (Rights, error) {
-	return NewRights(CapLookup, CapRead, CapSeek, CapFstat, CapFstatat, CapFstatfs, CapMmapRX, CapFcntl)
+	return NewRights(CapLookup, CapRead, CapFstat, CapFstatfs, CapMmapRX)
 }
 
 // ExecRights are the rights of the descriptor of the program fexecve(2)

@@ -1,6 +1,7 @@
 package jail
 
 import (
+	"reflect"
 	"testing"
 )
 
@@ -70,26 +71,32 @@ func TestNewRights(t *testing.T) {
 	}
 }
 
-func TestRightsFor(t *testing.T) {
+// TestLimitsFor pins the rights of every descriptor kind (F3): sockets,
+// pipes and files keep CAP_FCNTL narrowed to F_GETFL/F_SETFL so that
+// O_NONBLOCK can be set, and a listener carries RECV/SEND because accepted
+// connections inherit the listener's rights (kern_accept4).
+func TestLimitsFor(t *testing.T) {
 	all := []Right{CapRead, CapWrite, CapSeek, CapFstat, CapFtruncate, CapFsync, CapEvent, CapLookup,
-		CapAccept, CapGetpeername, CapGetsockname, CapGetsockopt, CapSetsockopt, CapShutdown, CapFexecve, CapMmap, CapFcntl}
+		CapAccept, CapGetpeername, CapGetsockname, CapGetsockopt, CapSetsockopt, CapShutdown, CapFexecve, CapMmap, CapFcntl, CapIoctl, CapMmapX}
+	getset := CapFcntlGetfl | CapFcntlSetfl
+	stream := []uint64{0x8004667e, 0x4004667f} // FIONBIO, FIONREAD
 	tests := []struct {
-		kind FDKind
-		mode AccessMode
-		want []Right
+		kind   FDKind
+		mode   AccessMode
+		want   []Right
+		ioctls []uint64
 	}{
-		{FDFile, ReadOnly, []Right{CapRead, CapSeek, CapFstat}},
-		{FDFile, WriteOnly, []Right{CapWrite, CapSeek, CapFstat, CapFtruncate, CapFsync}},
-		{FDFile, ReadWrite, []Right{CapRead, CapWrite, CapSeek, CapFstat, CapFtruncate, CapFsync}},
-		{FDDir, ReadOnly, []Right{CapRead, CapSeek, CapFstat, CapLookup, CapFstatat, CapFstatfs}},
-		{FDPipe, ReadOnly, []Right{CapRead, CapFstat, CapEvent}},
-		{FDPipe, WriteOnly, []Right{CapWrite, CapFstat, CapEvent}},
-		{FDCharDev, ReadWrite, []Right{CapRead, CapWrite, CapFstat, CapEvent}},
-		{FDSocket, ReadWrite, []Right{CapRecv, CapSend, CapEvent, CapFstat, CapGetpeername, CapGetsockname, CapGetsockopt, CapSetsockopt, CapShutdown}},
-		{FDListener, ReadWrite, []Right{CapAccept, CapEvent, CapFstat, CapGetsockname, CapGetsockopt, CapSetsockopt, CapShutdown}},
+		{FDFile, ReadOnly, []Right{CapRead, CapMmapR, CapSeek, CapFstat, CapFcntl, CapEvent}, nil},
+		{FDFile, WriteOnly, []Right{CapWrite, CapMmapW, CapSeek, CapFstat, CapFtruncate, CapFsync, CapFcntl, CapEvent}, nil},
+		{FDFile, ReadWrite, []Right{CapRead, CapWrite, CapMmapR, CapMmapW, CapSeek, CapFstat, CapFtruncate, CapFsync, CapFcntl, CapEvent}, nil},
+		{FDPipe, ReadOnly, []Right{CapRead, CapFstat, CapEvent, CapFcntl, CapIoctl}, stream},
+		{FDPipe, WriteOnly, []Right{CapWrite, CapFstat, CapEvent, CapFcntl, CapIoctl}, stream},
+		{FDCharDev, ReadWrite, []Right{CapRead, CapWrite, CapFstat, CapEvent, CapFcntl, CapIoctl}, append(stream, 0x402c7413)},
+		{FDSocket, ReadWrite, []Right{CapRecv, CapSend, CapEvent, CapFstat, CapFcntl, CapIoctl, CapGetpeername, CapGetsockname, CapGetsockopt, CapSetsockopt, CapShutdown}, stream},
+		{FDListener, ReadWrite, []Right{CapAccept, CapRecv, CapSend, CapEvent, CapFstat, CapFcntl, CapIoctl, CapGetpeername, CapGetsockname, CapGetsockopt, CapSetsockopt, CapShutdown}, stream},
 	}
 	for _, tt := range tests {
-		r, err := RightsFor(tt.kind, tt.mode)
+		l, err := LimitsFor(tt.kind, tt.mode)
 		if err != nil {
 			t.Errorf("%s/%d: %v", tt.kind, tt.mode, err)
 			continue
@@ -98,29 +105,55 @@ func TestRightsFor(t *testing.T) {
 		// other right of the list is not (unless it is part of a wanted
 		// composite, e.g. CAP_SEEK_TELL inside CAP_SEEK).
 		want, _ := NewRights(tt.want...)
-		if r != want {
-			t.Errorf("%s/%d: rights %#x, want %#x", tt.kind, tt.mode, r, want)
+		if l.Rights != want {
+			t.Errorf("%s/%d: rights %#x, want %#x", tt.kind, tt.mode, l.Rights, want)
 		}
 		for _, x := range all {
-			if r.Has(x) != want.Has(x) {
-				t.Errorf("%s/%d: Has(%#x) = %v", tt.kind, tt.mode, uint64(x), r.Has(x))
+			if l.Rights.Has(x) != want.Has(x) {
+				t.Errorf("%s/%d: Has(%#x) = %v", tt.kind, tt.mode, uint64(x), l.Rights.Has(x))
 			}
+		}
+		if l.Fcntls != getset {
+			t.Errorf("%s/%d: fcntls %#x, want GETFL|SETFL", tt.kind, tt.mode, l.Fcntls)
+		}
+		if !reflect.DeepEqual(l.Ioctls, tt.ioctls) {
+			t.Errorf("%s/%d: ioctls %#x, want %#x", tt.kind, tt.mode, l.Ioctls, tt.ioctls)
 		}
 	}
 	for _, bad := range []struct {
 		kind FDKind
 		mode AccessMode
-	}{{FDUnknown, ReadOnly}, {FDDir, ReadWrite}, {FDDir, WriteOnly}, {FDKind(42), ReadOnly}} {
-		if _, err := RightsFor(bad.kind, bad.mode); err == nil {
-			t.Errorf("RightsFor(%d, %d) succeeded, want refusal", bad.kind, bad.mode)
+	}{{FDUnknown, ReadOnly}, {FDDir, ReadOnly}, {FDDir, WriteOnly}, {FDKind(42), ReadOnly}} {
+		if _, err := LimitsFor(bad.kind, bad.mode); err == nil {
+			t.Errorf("LimitsFor(%s, %d) succeeded, want refusal", bad.kind, bad.mode)
+		}
+	}
+}
+
+// The capsicum.h constants added for F3, against the values in x/sys's
+// zerrors_freebsd_amd64.go and sys/filio.h / sys/ttycom.h.
+func TestFcntlAndIoctlConstants(t *testing.T) {
+	for name, tt := range map[string]struct{ got, want uint64 }{
+		"CAP_FCNTL_GETFL":  {uint64(CapFcntlGetfl), 0x8},
+		"CAP_FCNTL_SETFL":  {uint64(CapFcntlSetfl), 0x10},
+		"CAP_FCNTL_GETOWN": {uint64(CapFcntlGetown), 0x20},
+		"CAP_FCNTL_SETOWN": {uint64(CapFcntlSetown), 0x40},
+		"CAP_IOCTL":        {uint64(CapIoctl), 0x400000000000080},
+		"CAP_MMAP_W":       {uint64(CapMmapW), 0x20000000000001e},
+		"FIONBIO":          {FIONBIO, 0x8004667e},
+		"FIONREAD":         {FIONREAD, 0x4004667f},
+		"TIOCGETA":         {TIOCGETA, 0x402c7413},
+	} {
+		if tt.got != tt.want {
+			t.Errorf("%s = %#x, want %#x", name, tt.got, tt.want)
 		}
 	}
 }
 
 func TestReadOnlyFileCannotWrite(t *testing.T) {
-	r, _ := RightsFor(FDFile, ReadOnly)
-	for _, x := range []Right{CapWrite, CapFtruncate, CapFsync, CapMmapX, CapFexecve, CapLookup} {
-		if r.Has(x) {
+	l, _ := LimitsFor(FDFile, ReadOnly)
+	for _, x := range []Right{CapWrite, CapFtruncate, CapFsync, CapMmapX, CapFexecve, CapLookup, CapIoctl} {
+		if l.Rights.Has(x) {
 			t.Errorf("read-only file has right %#x", uint64(x))
 		}
 	}
@@ -138,8 +171,10 @@ func TestExecAndLibRights(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !l.Has(CapLookup, CapMmapRX, CapFstat) || l.Has(CapWrite) || l.Has(CapFexecve) {
-		t.Errorf("library dir rights %#x", l)
+	// F16: the minimal set rtld needs, nothing that writes or changes flags.
+	want, _ := NewRights(CapLookup, CapRead, CapFstat, CapFstatfs, CapMmapRX)
+	if l != want || l.Has(CapWrite) || l.Has(CapFexecve) || l.Has(CapFcntl) {
+		t.Errorf("library dir rights %#x, want %#x", l, want)
 	}
 	if got := LibraryPathFDs([]int{5, 6, 9}); got != "5:6:9" {
 		t.Errorf("LibraryPathFDs = %q", got)

@@ -1,6 +1,7 @@
 package jail
 
 import (
+	"net"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -8,6 +9,7 @@ import (
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 func TestPlanMounts(t *testing.T) {
@@ -76,7 +78,9 @@ func TestPlanMountsErrors(t *testing.T) {
 		{"bind without source", specs.Mount{Destination: "/x", Type: "nullfs"}, "mounts[0].source: a bind (nullfs) mount needs the host path"},
 		{"unknown option", specs.Mount{Destination: "/x", Type: "tmpfs", Options: []string{"uid=0", "huge=always"}}, `mounts[0].options[1]: "huge=always" is not supported for tmpfs`},
 		{"ruleset on tmpfs", specs.Mount{Destination: "/x", Type: "tmpfs", Options: []string{"ruleset=4"}}, `mounts[0].options[0]: "ruleset=4" is not supported for tmpfs`},
-		{"bad ruleset", specs.Mount{Destination: "/dev", Type: "devfs", Options: []string{"ruleset=x"}}, `mounts[0].options[0]: "ruleset=x": the devfs ruleset must be a number 0..65535`},
+		{"bad ruleset", specs.Mount{Destination: "/dev", Type: "devfs", Options: []string{"ruleset=x"}}, `mounts[0].options[0]: "ruleset=x": the devfs ruleset must be a number 1..65535`},
+		// F9: ruleset 0 is "no ruleset" and would expose every host device.
+		{"ruleset 0", specs.Mount{Destination: "/dev", Type: "devfs", Options: []string{"ruleset=0"}}, `(0 hides nothing)`},
 		{"ruleset too big", specs.Mount{Destination: "/dev", Type: "devfs", Options: []string{"ruleset=70000"}}, `the devfs ruleset must be a number`},
 		{"empty tmpfs size", specs.Mount{Destination: "/t", Type: "tmpfs", Options: []string{"size="}}, `mounts[0].options[0]: "size=" needs a value`},
 		{"size on nullfs", specs.Mount{Destination: "/t", Type: "nullfs", Source: "/s", Options: []string{"size=1m"}}, `"size=1m" is not supported for nullfs`},
@@ -151,5 +155,106 @@ func TestResolveInRootAndPrepare(t *testing.T) {
 	missing := Mount{Index: 5, FSType: "nullfs", Source: filepath.Join(outside, "nope"), Dest: "/n", Target: filepath.Join(root, "n")}
 	if err := missing.Prepare(root); err == nil || !strings.Contains(err.Error(), "mounts[5].source") {
 		t.Errorf("Prepare with a missing source: %v", err)
+	}
+}
+
+// F12: nullfs binds only directories and regular files, and a file only
+// onto a regular file with one link (vfs_domount_first: va_nlink != 1 is
+// EINVAL), which base.txz's hard-linked /bin/[ and /bin/test are not.
+func TestPrepareFileMountRules(t *testing.T) {
+	root := t.TempDir()
+	outside := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, "bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "bin", "test"), []byte("x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Link(filepath.Join(root, "bin", "test"), filepath.Join(root, "bin", "[")); err != nil {
+		t.Fatal(err)
+	}
+	src := filepath.Join(outside, "tool")
+	if err := os.WriteFile(src, []byte("y"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	onLinked := Mount{Index: 1, FSType: "nullfs", Source: src, Dest: "/bin/test", Target: filepath.Join(root, "bin", "test")}
+	if err := onLinked.Prepare(root); err == nil || !strings.Contains(err.Error(), "has 2 hard links") {
+		t.Errorf("file bind onto a hard-linked file: %v", err)
+	}
+	fifo := filepath.Join(outside, "fifo")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(outside, "sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	for _, tt := range []struct{ src, want string }{
+		{fifo, "is a FIFO"},
+		{sock, "is a unix socket"},
+		{"/dev/null", "is a character device"},
+	} {
+		m := Mount{Index: 2, FSType: "nullfs", Source: tt.src, Dest: "/x", Target: filepath.Join(root, "x")}
+		if err := m.Prepare(root); err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "mounts[2].source") {
+			t.Errorf("source %s: %v, want %q", tt.src, err, tt.want)
+		}
+	}
+	if _, err := os.Lstat(filepath.Join(root, "x")); err == nil {
+		t.Error("a refused mount created its mount point")
+	}
+}
+
+// F10: the target is checked again right before nmount, so a component
+// swapped for a symbolic link after Prepare is refused instead of being
+// followed out of the root.
+func TestVerifyTargetCatchesSwap(t *testing.T) {
+	root := t.TempDir()
+	outside := t.TempDir()
+	m := Mount{Index: 0, FSType: "tmpfs", Dest: "/data/cache", Target: filepath.Join(root, "data", "cache")}
+	if err := m.Prepare(root); err != nil {
+		t.Fatal(err)
+	}
+	if err := VerifyTarget(root, m.Dest, false); err != nil {
+		t.Fatalf("untouched target: %v", err)
+	}
+	// The attack: replace /data by a link to a host directory.
+	if err := os.Rename(filepath.Join(root, "data"), filepath.Join(root, "data.old")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(outside, "cache"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, filepath.Join(root, "data")); err != nil {
+		t.Fatal(err)
+	}
+	if err := VerifyTarget(root, m.Dest, false); err == nil || !strings.Contains(err.Error(), "is a symbolic link") {
+		t.Errorf("swapped target: %v", err)
+	}
+	os.Remove(filepath.Join(root, "data"))
+	if err := VerifyTarget(root, m.Dest, false); err == nil || !strings.Contains(err.Error(), "disappeared") {
+		t.Errorf("removed target: %v", err)
+	}
+}
+
+func TestSupportedMountOptions(t *testing.T) {
+	got := strings.Join(SupportedMountOptions(), " ")
+	for _, o := range []string{"ro", "nosuid", "noexec", "noatime", "bind", "rbind", "ruleset=", "size=", "mode=", "uid=", "gid=", "inodes=", "rprivate", "nodev"} {
+		if !strings.Contains(" "+got+" ", " "+o+" ") {
+			t.Errorf("%q missing from %q", o, got)
+		}
+	}
+	// Every advertised key=value option must be accepted by planMount.
+	for _, spec := range []specs.Mount{
+		{Destination: "/d", Type: "devfs", Options: []string{"ruleset=4"}},
+		{Destination: "/t", Type: "tmpfs", Options: []string{"size=1m", "mode=0755", "uid=0", "gid=0", "inodes=10", "noatime"}},
+	} {
+		if _, err := planMount("m", 0, "/r", "/b", spec); err != nil {
+			t.Errorf("%v: %v", spec.Options, err)
+		}
+	}
+	if (MountFlags{ReadOnly: true, NoSuid: true, NoExec: true, NoAtime: true}).Bits() != 0x1|0x4|0x8|0x10000000 {
+		t.Error("MountFlags.Bits")
 	}
 }

@@ -30,6 +30,8 @@ const (
 	DefaultEnforceStatfs = 2
 	DefaultSecurelevel   = 3
 	DefaultChildrenMax   = 0
+	// MaxChildren is JAIL_MAX (sys/jail.h), the most jails a system holds.
+	MaxChildren = 999999
 	// DefaultDevfsRuleset is devfs_ruleset for jails and the ruleset of
 	// devfs mounts: 4 is "devfsrules_jail" in /etc/defaults/devfs.rules.
 	DefaultDevfsRuleset = 4
@@ -73,6 +75,32 @@ func checkName(field, s string) error {
 	return nil
 }
 
+// Parent returns freebsd.jail.parent: the name of the jail the container's
+// jail is created in, or "" for a top-level jail.
+func Parent(spec *specs.Spec) string {
+	if j := jailSection(spec); j != nil {
+		return j.Parent
+	}
+	return ""
+}
+
+// CheckParent says why jail_set(2) would refuse to create a child jail with
+// children.max childMax in the existing jail parent: kern_jail_set answers
+// a bare EPERM both when the parent's children.max is used up
+// (pr_childcount >= pr_childmax) and when the child asks for as many
+// children as the parent allows.
+func CheckParent(name string, parent JailInfo, childMax int) error {
+	switch {
+	case parent.ChildrenMax <= 0:
+		return fmt.Errorf("freebsd.jail.parent: jail %q has children.max=0, so it cannot hold jails; create it with children.max above 0 (for a plugbox container, the %s annotation)", name, "org.plugbox.freebsd.childrenMax")
+	case parent.ChildrenCur >= parent.ChildrenMax:
+		return fmt.Errorf("freebsd.jail.parent: jail %q already holds children.max=%d jails; delete one or raise its children.max", name, parent.ChildrenMax)
+	case childMax >= parent.ChildrenMax:
+		return fmt.Errorf("children.max %d must be below the children.max %d of parent jail %q; lower it", childMax, parent.ChildrenMax, name)
+	}
+	return nil
+}
+
 func jailSection(spec *specs.Spec) *specs.FreeBSDJail {
 	if spec == nil || spec.FreeBSD == nil {
 		return nil
@@ -80,12 +108,24 @@ func jailSection(spec *specs.Spec) *specs.FreeBSDJail {
 	return spec.FreeBSD.Jail
 }
 
+// Options are the jail parameters config.json has no field for; the sandbox
+// package fills them from plugbox's annotations (bundle.FreeBSDOptions).
+type Options struct {
+	// ChildrenMax is children.max, how many child jails the jail may hold
+	// (DefaultChildrenMax, none, when zero). A container that others name
+	// in freebsd.jail.parent needs it above 0.
+	ChildrenMax int
+	// Securelevel is the jail's securelevel, -1..3 (DefaultSecurelevel
+	// when nil). The kernel raises it to the parent's if that is higher.
+	Securelevel *int
+}
+
 // Params maps config.json to the ordered jail_set(2) parameters of the jail
 // for container id, rooted at rootfs (an absolute host path). It validates
 // every freebsd.jail field and names the field and the fix on error. The
 // jail is created with persist so that it outlives its processes until
 // delete, as the OCI lifecycle requires.
-func Params(id, rootfs string, spec *specs.Spec) ([]Param, error) {
+func Params(id, rootfs string, spec *specs.Spec, opts Options) ([]Param, error) {
 	name, err := JailName(id, spec)
 	if err != nil {
 		return nil, err
@@ -140,16 +180,31 @@ func Params(id, rootfs string, spec *specs.Spec) ([]Param, error) {
 			return nil, fmt.Errorf("freebsd.jail.enforceStatfs: %d is out of range 0..2 (2, the default, shows only the jail's own root)", enforce)
 		}
 	}
+	level := DefaultSecurelevel
+	if opts.Securelevel != nil {
+		level = *opts.Securelevel
+		if level < -1 || level > 3 {
+			return nil, fmt.Errorf("securelevel %d is out of range -1..3 (securelevel(7)); plugbox's default is %d", level, DefaultSecurelevel)
+		}
+	}
+	if opts.ChildrenMax < 0 || opts.ChildrenMax > MaxChildren {
+		return nil, fmt.Errorf("children.max %d is out of range 0..%d", opts.ChildrenMax, MaxChildren)
+	}
 	ps = append(ps,
 		IntParam("enforce_statfs", int32(enforce)),
-		IntParam("securelevel", DefaultSecurelevel),
-		IntParam("children.max", DefaultChildrenMax),
+		IntParam("securelevel", int32(level)),
+		IntParam("children.max", int32(opts.ChildrenMax)),
 		IntParam("devfs_ruleset", DefaultDevfsRuleset),
 	)
 
 	allow, err := allowParams(j.Allow)
 	if err != nil {
 		return nil, err
+	}
+	if j.Allow != nil && len(j.Allow.Mount) > 0 && enforce >= 2 {
+		// jail(8): mounting inside a jail needs enforce_statfs below 2, or
+		// the jailed mount(2) fails whatever allow.mount says.
+		return nil, errors.New("freebsd.jail.allow.mount: mounting inside the jail works only with enforceStatfs 0 or 1; set freebsd.jail.enforceStatfs to 1, or remove allow.mount")
 	}
 	return append(ps, allow...), nil
 }
@@ -227,10 +282,11 @@ func netParams(j *specs.FreeBSDJail) ([]Param, error) {
 		}
 		return []Param{IntParam("vnet", sysNew)}, nil
 	}
+	// "inherit" is the kernel's default and is not sent: kern_jail_set
+	// counts a present vnet parameter as PR_VNET whatever its value, and
+	// then refuses the ip4/ip6 parameters sent below ("vnet jails cannot
+	// have IP address restrictions").
 	var ps []Param
-	if j.Vnet != "" {
-		ps = append(ps, IntParam("vnet", vnet))
-	}
 	for _, fam := range []struct {
 		name  string
 		share specs.FreeBSDSharing

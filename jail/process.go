@@ -3,6 +3,7 @@ package jail
 import (
 	"bytes"
 	"debug/elf"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -131,35 +132,130 @@ func Interpreter(r io.ReaderAt) (string, error) {
 	return "", nil
 }
 
-// DefaultLibraryDirs are the directories rtld searches by default on
-// FreeBSD; those present in the jail are opened for LD_LIBRARY_PATH_FDS.
-var DefaultLibraryDirs = []string{"/lib", "/usr/lib", "/usr/local/lib"}
+// rtld's standard search path (STANDARD_LIBRARY_PATH in
+// libexec/rtld-elf/rtld_paths.h) for the native and the 32-bit runtime
+// linker, and the hints file ldconfig(8) writes for each.
+var (
+	standardLibraryDirs   = []string{"/lib/casper", "/lib", "/usr/lib"}
+	standardLibraryDirs32 = []string{"/lib32", "/usr/lib32"}
+)
+
+const (
+	hintsFile   = "/var/run/ld-elf.so.hints"
+	hintsFile32 = "/var/run/ld-elf32.so.hints"
+)
+
+// is32 reports whether interp is the 32-bit runtime linker, which reads
+// the LD_32_ variables (rtld's ld_env_prefix) and its own hints file.
+func is32(interp string) bool { return path.Base(interp) == "ld-elf32.so.1" }
+
+// HintsFile returns the ldconfig hints file the runtime linker interp
+// reads; the init helper reads it before cap_enter, when rtld no longer can.
+func HintsFile(interp string) string {
+	if is32(interp) {
+		return hintsFile32
+	}
+	return hintsFile
+}
+
+// LibraryPathFDsVar returns the variable through which interp takes
+// pre-opened library directories: LD_LIBRARY_PATH_FDS, or
+// LD_32_LIBRARY_PATH_FDS for ld-elf32.so.1.
+func LibraryPathFDsVar(interp string) string {
+	if is32(interp) {
+		return "LD_32_LIBRARY_PATH_FDS"
+	}
+	return "LD_LIBRARY_PATH_FDS"
+}
 
 // LibraryDirs returns the library directories to pre-open for a
-// dynamically linked plugin: LD_LIBRARY_PATH from its environment first,
-// then DefaultLibraryDirs, without duplicates.
-func LibraryDirs(env []string) []string {
+// dynamically linked plugin run by interp: the directories of the jail's
+// hints file (what ldconfig(8) knows, e.g. /usr/local/lib and its
+// subdirectories), then rtld's standard path (which has /lib/casper),
+// then /usr/local/lib. Nothing comes from the config's LD_LIBRARY_PATH: a
+// directory named there, "/" at worst, would be readable by the plugin in
+// capability mode. Hints entries must be absolute, not "/", and name a
+// library directory (a component starting with "lib"); others are
+// dropped.
+func LibraryDirs(interp string, hints []string) []string {
 	var dirs []string
 	seen := map[string]bool{}
 	add := func(d string) {
-		if d == "" || !path.IsAbs(d) {
+		if !path.IsAbs(d) {
 			return
 		}
 		d = path.Clean(d)
-		if !seen[d] {
-			seen[d] = true
-			dirs = append(dirs, d)
+		if d == "/" || seen[d] || !libraryDir(d) {
+			return
 		}
+		seen[d] = true
+		dirs = append(dirs, d)
 	}
-	if v, ok := Getenv(env, "LD_LIBRARY_PATH"); ok {
-		for _, d := range strings.Split(v, ":") {
-			add(d)
-		}
-	}
-	for _, d := range DefaultLibraryDirs {
+	for _, d := range hints {
 		add(d)
 	}
+	std := standardLibraryDirs
+	if is32(interp) {
+		std = standardLibraryDirs32
+	}
+	for _, d := range std {
+		add(d)
+	}
+	if !is32(interp) {
+		add("/usr/local/lib")
+	}
 	return dirs
+}
+
+// libraryDir reports whether d has a component that starts with "lib".
+func libraryDir(d string) bool {
+	for _, c := range strings.Split(d, "/") {
+		if strings.HasPrefix(c, "lib") {
+			return true
+		}
+	}
+	return false
+}
+
+// ELFHINTS_MAGIC ("Ehnt" read as a little-endian int) and the only
+// version of struct elfhints_hdr (sys/elf-hints.h).
+const (
+	elfHintsMagic   = 0x746e6845
+	elfHintsVersion = 1
+	elfHintsHdrSize = 128 // six u_int32_t fields and spare[26]
+)
+
+// ParseHints returns the directory list of an ld-elf.so.hints file:
+// struct elfhints_hdr { magic, version, strtab, strsize, dirlist,
+// dirlistlen, spare[26] }, where the colon-separated list is dirlistlen
+// bytes at strtab+dirlist (rtld's gethints). Both byte orders are read,
+// as rtld does since ldconfig can write either.
+func ParseHints(data []byte) ([]string, error) {
+	if len(data) < elfHintsHdrSize {
+		return nil, fmt.Errorf("hints file: %d bytes, shorter than its header", len(data))
+	}
+	var order binary.ByteOrder = binary.LittleEndian
+	switch {
+	case binary.LittleEndian.Uint32(data) == elfHintsMagic:
+	case binary.BigEndian.Uint32(data) == elfHintsMagic:
+		order = binary.BigEndian
+	default:
+		return nil, fmt.Errorf("hints file: bad magic %#x", binary.LittleEndian.Uint32(data))
+	}
+	word := func(i int) uint64 { return uint64(order.Uint32(data[4*i:])) }
+	if v := word(1); v != elfHintsVersion {
+		return nil, fmt.Errorf("hints file: version %d, want %d", v, elfHintsVersion)
+	}
+	start := word(2) + word(4)
+	end := start + word(5)
+	if end > uint64(len(data)) || start > end {
+		return nil, fmt.Errorf("hints file: directory list at %d..%d is outside the %d-byte file", start, end, len(data))
+	}
+	list := strings.TrimRight(string(data[start:end]), "\x00")
+	if list == "" {
+		return nil, nil
+	}
+	return strings.Split(list, ":"), nil
 }
 
 // RtldArgv returns the argv that runs program (already open as fd progFD)

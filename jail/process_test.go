@@ -1,6 +1,7 @@
 package jail
 
 import (
+	"encoding/binary"
 	"os"
 	"reflect"
 	"strings"
@@ -75,10 +76,6 @@ func TestEnvHelpers(t *testing.T) {
 	if want := []string{"PATH=/x", "NOEQ", "A=3"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("SetEnv = %q, want %q", got, want)
 	}
-	dirs := LibraryDirs([]string{"LD_LIBRARY_PATH=/opt/lib::relative:/lib/"})
-	if want := []string{"/opt/lib", "/lib", "/usr/lib", "/usr/local/lib"}; !reflect.DeepEqual(dirs, want) {
-		t.Errorf("LibraryDirs = %q, want %q", dirs, want)
-	}
 	argv := RtldArgv("/libexec/ld-elf.so.1", 7, []string{"plugin", "-v"})
 	if want := []string{"ld-elf.so.1", "-f", "7", "--", "plugin", "-v"}; !reflect.DeepEqual(argv, want) {
 		t.Errorf("RtldArgv = %q, want %q", argv, want)
@@ -132,5 +129,69 @@ func TestLinuxOnlyLayers(t *testing.T) {
 	}
 	if got := LinuxOnlyLayers(&specs.Spec{Linux: &specs.Linux{}, Process: &specs.Process{}}); got != nil {
 		t.Errorf("no layers: %v", got)
+	}
+}
+
+// F16: library directories come from the jail's hints file and rtld's
+// standard path (with /lib/casper), never from the config; "/" and
+// directories that are not library directories are dropped.
+func TestLibraryDirs(t *testing.T) {
+	tests := []struct {
+		interp string
+		hints  []string
+		want   []string
+	}{
+		{"/libexec/ld-elf.so.1", nil, []string{"/lib/casper", "/lib", "/usr/lib", "/usr/local/lib"}},
+		{"/libexec/ld-elf.so.1", []string{"/lib", "/usr/lib", "/usr/local/lib", "/usr/local/lib/compat", "/usr/local/lib/perl5/5.36/mach/CORE"},
+			[]string{"/lib", "/usr/lib", "/usr/local/lib", "/usr/local/lib/compat", "/usr/local/lib/perl5/5.36/mach/CORE", "/lib/casper"}},
+		{"/libexec/ld-elf.so.1", []string{"/", "relative", "/etc", "/usr", "/usr/local/lib/"}, []string{"/usr/local/lib", "/lib/casper", "/lib", "/usr/lib"}},
+		{"/libexec/ld-elf32.so.1", []string{"/usr/local/lib32/compat"}, []string{"/usr/local/lib32/compat", "/lib32", "/usr/lib32"}},
+	}
+	for _, tt := range tests {
+		if got := LibraryDirs(tt.interp, tt.hints); !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("LibraryDirs(%s, %q) = %q, want %q", tt.interp, tt.hints, got, tt.want)
+		}
+	}
+	if LibraryPathFDsVar("/libexec/ld-elf32.so.1") != "LD_32_LIBRARY_PATH_FDS" || LibraryPathFDsVar("/libexec/ld-elf.so.1") != "LD_LIBRARY_PATH_FDS" {
+		t.Error("LibraryPathFDsVar")
+	}
+	if HintsFile("/libexec/ld-elf32.so.1") != "/var/run/ld-elf32.so.hints" || HintsFile("/libexec/ld-elf.so.1") != "/var/run/ld-elf.so.hints" {
+		t.Error("HintsFile")
+	}
+}
+
+// hintsFileBytes lays out an ld-elf.so.hints file as ldconfig writes it:
+// struct elfhints_hdr (magic, version, strtab, strsize, dirlist,
+// dirlistlen, spare[26]) then the string table holding the list.
+func hintsFileBytes(order binary.ByteOrder, list string) []byte {
+	hdr := make([]byte, 128)
+	strtab := uint32(128)
+	for i, v := range []uint32{0x746e6845, 1, strtab, uint32(len(list) + 1), 0, uint32(len(list))} {
+		order.PutUint32(hdr[4*i:], v)
+	}
+	return append(append(hdr, list...), 0)
+}
+
+func TestParseHints(t *testing.T) {
+	for _, order := range []binary.ByteOrder{binary.LittleEndian, binary.BigEndian} {
+		got, err := ParseHints(hintsFileBytes(order, "/lib:/usr/lib:/usr/local/lib"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []string{"/lib", "/usr/lib", "/usr/local/lib"}; !reflect.DeepEqual(got, want) {
+			t.Errorf("%v: %q, want %q", order, got, want)
+		}
+	}
+	bad := hintsFileBytes(binary.LittleEndian, "/lib")
+	binary.LittleEndian.PutUint32(bad[20:], 4096) // dirlistlen past the end
+	for name, data := range map[string][]byte{
+		"short":     make([]byte, 10),
+		"magic":     make([]byte, 200),
+		"past end":  bad,
+		"version 2": func() []byte { b := hintsFileBytes(binary.LittleEndian, "/lib"); b[4] = 2; return b }(),
+	} {
+		if _, err := ParseHints(data); err == nil {
+			t.Errorf("%s: parsed", name)
+		}
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"syscall"
 	"time"
@@ -13,26 +12,6 @@ import (
 	libseccomp "github.com/seccomp/libseccomp-golang"
 	"golang.org/x/sys/unix"
 )
-
-// ReceiveListener waits on sock for the seccomp listener descriptor the exec
-// shim sends. It fails if the sandbox goes away first.
-func ReceiveListener(sock *os.File) (int, error) {
-	buf := make([]byte, 1)
-	oob := make([]byte, unix.CmsgSpace(4))
-	_, oobn, _, _, err := unix.Recvmsg(int(sock.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC)
-	if err != nil {
-		return -1, fmt.Errorf("receive seccomp listener: %w", err)
-	}
-	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
-	if err != nil || len(msgs) != 1 {
-		return -1, errors.New("receive seccomp listener: the sandbox closed the monitor socket before sending it")
-	}
-	fds, err := unix.ParseUnixRights(&msgs[0])
-	if err != nil || len(fds) != 1 {
-		return -1, errors.New("receive seccomp listener: malformed message")
-	}
-	return fds[0], nil
-}
 
 // Serve answers notifications on listener until every process using the
 // filter has exited, writing one JSON line per call to log.
@@ -86,7 +65,7 @@ func Serve(listener int, mode Mode, container string, log io.Writer) error {
 // eventOf describes a notification; Syscall is "" when libseccomp does not
 // know the number.
 func eventOf(req *libseccomp.ScmpNotifReq, container string) Event {
-	name, _ := req.Data.Syscall.GetNameByArch(req.Data.Arch)
+	name := syscallName(req.Data.Arch, req.Data.Syscall)
 	return Event{
 		Time:      time.Now().UTC(),
 		Container: container,

@@ -74,7 +74,7 @@ func (b *linuxBackend) Create(opts CreateOptions) (Container, error) {
 			return nil, fmt.Errorf("create %s: an unprivileged user needs a user namespace, and this host forbids it: %s", opts.ID, fix)
 		}
 	}
-	layers, err := planLayers(opts)
+	layers, err := planLayers(opts, b.root)
 	if err != nil {
 		return nil, err
 	}
@@ -129,11 +129,12 @@ func libcontainerConfig(opts CreateOptions) (*configs.Config, error) {
 		NoPivotRoot:     opts.NoPivot,
 		Spec:            opts.Spec,
 		RootlessEUID:    rootless,
-		RootlessCgroups: rootless,
+		RootlessCgroups: opts.RootlessCgroups,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(opts.Bundle, "config.json"), err)
 	}
+	relaxForClients(config)
 	return config, nil
 }
 
@@ -169,7 +170,10 @@ func (lc *linuxContainer) startInit(opts CreateOptions, layers *layerPlan) error
 	if err := layers.adjustProcess(process, lc.backend.root, lc.ID()); err != nil {
 		return err
 	}
-	cleanup, err := setupStdio(process, opts, p.Terminal)
+	cleanup, err := setupStdio(process, stdioOptions{
+		Stdin: opts.Stdin, Stdout: opts.Stdout, Stderr: opts.Stderr,
+		ConsoleSocket: opts.ConsoleSocket, Foreground: opts.Foreground,
+	}, p.Terminal)
 	if err != nil {
 		layers.abort()
 		return err
@@ -257,12 +261,9 @@ func newProcess(p *specs.Process) (*libcontainer.Process, error) {
 	for _, g := range p.User.AdditionalGids {
 		lp.AdditionalGroups = append(lp.AdditionalGroups, int(g))
 	}
-	for _, r := range p.Rlimits {
-		kind, ok := rlimitNames[r.Type]
-		if !ok {
-			return nil, fmt.Errorf("config.json: process.rlimits: unknown type %q (use names like RLIMIT_NOFILE)", r.Type)
-		}
-		lp.Rlimits = append(lp.Rlimits, configs.Rlimit{Type: kind, Hard: r.Hard, Soft: r.Soft})
+	var err error
+	if lp.Rlimits, err = rlimitsOf(p); err != nil {
+		return nil, err
 	}
 	return lp, nil
 }
@@ -478,22 +479,9 @@ func (lc *linuxContainer) Wait() (int, error) {
 	if lc.process == nil {
 		return -1, fmt.Errorf("wait %s: the container was not created by this process", lc.ID())
 	}
-	sigs := make(chan os.Signal, 8)
-	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
-	defer signal.Stop(sigs)
-	done := make(chan struct{})
-	defer close(done)
-	go func() {
-		for {
-			select {
-			case s := <-sigs:
-				_ = lc.process.Signal(s)
-			case <-done:
-				return
-			}
-		}
-	}()
+	stop := forwardSignals(lc.process)
 	ps, err := lc.process.Wait()
+	stop()
 	if lc.stop != nil {
 		lc.stop()
 		lc.stop = nil
@@ -505,6 +493,25 @@ func (lc *linuxContainer) Wait() (int, error) {
 		return -1, fmt.Errorf("wait %s: %w", lc.ID(), err)
 	}
 	return waitStatus(ps.Sys().(syscall.WaitStatus)), nil
+}
+
+// forwardSignals relays the caller's termination signals to process until
+// stop is called.
+func forwardSignals(process *libcontainer.Process) (stop func()) {
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case s := <-sigs:
+				_ = process.Signal(s)
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() { signal.Stop(sigs); close(done) }
 }
 
 // waitStatus maps a wait status to a shell-style exit code.

@@ -1,7 +1,6 @@
 package sandbox
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -44,19 +43,25 @@ type Layers struct {
 // layerPlan decides which protection layers the exec shim applies on top of
 // what libcontainer applies.
 type layerPlan struct {
-	shim    *shimConfig // nil when libcontainer execs the plugin directly
+	shim    *shimPlan // nil when libcontainer execs the plugin directly
 	monitor monitor.Mode
 	spawned *monitorSpawn // the running monitor, once started
 	// foreground: this process waits for the plugin, so it can also serve
 	// the monitor itself.
 	foreground bool
 	enforced   Layers
+	// opened are this process's copies of what the shim got (its
+	// executable, its configuration), closed once the process started.
+	opened []*os.File
+	// exec is what processes exec'd into the container get.
+	exec *execLayers
 }
 
-// planLayers validates the plugbox layers a bundle asks for and plans them.
-// A layer asked for that this host cannot apply fails the create (fail
+// planLayers validates the plugbox layers a bundle asks for and plans them;
+// root is the state root, which holds the compiled seccomp programs. A
+// layer asked for that this host cannot apply fails the create (fail
 // closed), naming the field.
-func planLayers(opts CreateOptions) (*layerPlan, error) {
+func planLayers(opts CreateOptions, root string) (*layerPlan, error) {
 	spec := opts.Spec
 	p := &layerPlan{enforced: Layers{Seccomp: "none", Limits: limitsOf(spec)}, foreground: opts.Foreground}
 	var seccompProfile *specs.LinuxSeccomp
@@ -73,6 +78,9 @@ func planLayers(opts CreateOptions) (*layerPlan, error) {
 	if err := checkRootfsReachable(opts.Bundle, spec); err != nil {
 		return nil, err
 	}
+	if err := bundle.VerifyBinds(opts.Bundle, spec); err != nil {
+		return nil, err
+	}
 	policy, err := bundle.ParseLandlock(spec.Annotations)
 	if err != nil {
 		return nil, err
@@ -87,16 +95,24 @@ func planLayers(opts CreateOptions) (*layerPlan, error) {
 		seccompProfile = routeToListener(seccompProfile, p.monitor)
 		p.enforced.Monitor = opts.Monitor
 	}
-	if policy == nil && p.monitor == "" && (seccompProfile == nil || !hasProcMount(spec)) {
-		// Nothing for the shim; without /proc in the container a seccomp
-		// profile stays with libcontainer's loader, as in runc.
+	authored := spec.Annotations[bundle.AnnotationAuthored] != ""
+	if policy == nil && p.monitor == "" && !authored {
+		// A bundle a client sends (podman, containerd, the OCI suite) gets
+		// runc's behaviour: libcontainer loads its seccomp profile, before
+		// dropping capabilities when noNewPrivileges is unset.
 		return p, nil
 	}
-	// With the shim, even a plain seccomp profile is loaded right before the
-	// plugin's execve: libcontainer's loader runs before it reopens its exec
-	// fifo for writing, so a profile without open-for-write would stop it.
+	// plugbox's own layers go through the exec shim, which loads even a
+	// plain seccomp profile right before the plugin's execve: libcontainer's
+	// loader runs before it reopens its exec fifo for writing, so a profile
+	// without open-for-write would stop it.
 	if !hasProcMount(spec) {
-		return nil, errors.New("config.json: plugbox's exec shim (Landlock, seccomp monitor) needs /proc mounted in the container: add a proc mount at /proc")
+		return nil, errors.New("config.json: plugbox's exec shim (Landlock, seccomp monitor, authored plugin) needs /proc mounted in the container: add a proc mount at /proc")
+	}
+	// The shim runs with the process's final capabilities; without
+	// no_new_privs the kernel refuses its filter and Landlock ruleset.
+	if !spec.Process.NoNewPrivileges {
+		return nil, fmt.Errorf("config.json: process.noNewPrivileges is false, but plugbox's layers (%s) need it: set \"noNewPrivileges\": true, or remove those annotations to run the bundle as runc would", shimReasons(policy != nil, p.monitor != "", authored))
 	}
 	if policy != nil {
 		abi, err := llsys.LandlockGetABIVersion()
@@ -110,18 +126,34 @@ func planLayers(opts CreateOptions) (*layerPlan, error) {
 	if err := checkExecutable(opts.Bundle, spec); err != nil {
 		return nil, err
 	}
-	p.shim = &shimConfig{
-		Args:     spec.Process.Args,
-		Landlock: policy,
-		Seccomp:  seccompProfile,
-		NotifyFD: -1,
-		// plugbox's own profiles name only calls its table knows.
-		ForeignProfile: spec.Annotations[bundle.AnnotationAuthored] == "",
+	// plugbox's own profiles name only calls its table knows; a foreign
+	// one gets runc's tolerance of names libseccomp lacks.
+	if p.shim, err = planShim(root, spec, seccompProfile, policy, !authored); err != nil {
+		return nil, err
+	}
+	p.exec = &execLayers{Seccomp: seccompProfile, Landlock: policy, Foreign: !authored, Monitor: p.monitor}
+	if p.shim.monitor && p.monitor == "" {
+		return nil, fmt.Errorf("config.json: linux.seccomp uses %s, which needs plugbox's monitor: set annotation %s", specs.ActNotify, bundle.AnnotationMonitor)
 	}
 	if seccompProfile != nil {
 		p.enforced.Seccomp = "shim"
 	}
 	return p, nil
+}
+
+// shimReasons names the annotations that make a bundle need the exec shim.
+func shimReasons(landlock, monitor, authored bool) string {
+	var why []string
+	if landlock {
+		why = append(why, "annotation "+bundle.AnnotationLandlock)
+	}
+	if monitor {
+		why = append(why, "annotation "+bundle.AnnotationMonitor)
+	}
+	if authored {
+		why = append(why, "annotation "+bundle.AnnotationAuthored)
+	}
+	return strings.Join(why, ", ")
 }
 
 // routeToListener returns a copy of profile that sends calls to the seccomp
@@ -258,52 +290,106 @@ func underMount(spec *specs.Spec, path string) bool {
 	return false
 }
 
-// adjustConfig leaves seccomp to the shim when the shim runs.
+// adjustConfig leaves seccomp to the shim when the shim runs, and the
+// rlimits too but for raising a hard limit (see splitRlimits): libcontainer
+// applies a config's rlimits to every process it starts.
 func (p *layerPlan) adjustConfig(config *configs.Config) {
 	if p.shim != nil {
 		config.Seccomp = nil
+		_, config.Rlimits = splitRlimits(config.Rlimits)
 	}
 }
 
-// adjustProcess makes libcontainer exec the shim, which execs the plugin.
-// Call it after the preserved descriptors are in process.ExtraFiles.
+// adjustProcess turns process, which would exec the plugin (the
+// container's init, or a process exec'd into the container), into one that
+// execs the shim with the plan's layers, starting a monitor for its
+// seccomp listener when the plan has one. Call it after the preserved
+// descriptors are in process.ExtraFiles, then afterStart (or abort). A
+// plan adjusts one process: plan again for the next (each gets its own
+// listener and monitor).
 func (p *layerPlan) adjustProcess(process *libcontainer.Process, root, id string) error {
 	if p.shim == nil {
 		return nil
 	}
-	p.shim.KeepFDs = 3 + len(process.ExtraFiles)
+	var monitorEnd *os.File
 	if p.monitor != "" {
 		m, err := startMonitor(p.monitor, root, id, p.foreground)
 		if err != nil {
 			return err
 		}
 		p.spawned = m
-		p.shim.NotifyFD = 3 + len(process.ExtraFiles)
-		process.ExtraFiles = append(process.ExtraFiles, m.shimEnd)
+		monitorEnd = m.shimEnd
 	}
-	raw, err := json.Marshal(p.shim)
+	opened, err := p.shim.shimProcess(process, monitorEnd)
 	if err != nil {
+		p.abort()
 		return err
 	}
-	process.Args = []string{shimPath, ShimArg}
-	process.Env = append(append([]string{}, process.Env...), shimEnv+"="+string(raw))
+	p.opened = append(p.opened, opened...)
 	return nil
 }
 
-// afterStart drops this process's copy of the shim's monitor socket: the
-// container init holds its own.
+// afterStart drops this process's copies of what the shim got: the
+// started process holds its own.
 func (p *layerPlan) afterStart() {
+	for _, f := range p.opened {
+		f.Close()
+	}
+	p.opened = nil
 	if p.spawned != nil {
 		p.spawned.shimEnd.Close()
 	}
 }
 
-// abort stops a monitor started for a container whose creation failed.
+// abort stops a monitor started for a process that did not start.
 func (p *layerPlan) abort() {
+	p.afterStart()
 	if p.spawned != nil {
-		p.spawned.shimEnd.Close()
 		p.spawned.wait()
 	}
 }
 
-func (p *layerPlan) record() Layers { return p.enforced }
+// layerRecord is what create stores in the state directory: what is
+// enforced, and what an exec'd process needs to get the plugin's layers.
+type layerRecord struct {
+	Layers
+	// Exec is nil when libcontainer alone applies the container's layers
+	// (it stores them in its own state, and applies them to exec too).
+	Exec *execLayers `json:"exec,omitempty"`
+}
+
+// execLayers are the shim's inputs that create decided, kept so that every
+// process exec'd into the container gets the same ones, whatever the
+// bundle's config.json says by then.
+type execLayers struct {
+	// Seccomp is the profile as the shim loads it (routed to the monitor).
+	Seccomp  *specs.LinuxSeccomp    `json:"seccomp,omitempty"`
+	Landlock *bundle.LandlockPolicy `json:"landlock,omitempty"`
+	Foreign  bool                   `json:"foreign,omitempty"`
+	Monitor  monitor.Mode           `json:"monitor,omitempty"`
+}
+
+func (p *layerPlan) record() layerRecord {
+	return layerRecord{Layers: p.enforced, Exec: p.exec}
+}
+
+// execPlan plans, from what create recorded, the layers of one process
+// exec'd into the container: nil shim when libcontainer applies them.
+func execPlan(root, id string, process *specs.Process) (*layerPlan, error) {
+	var rec layerRecord
+	if err := ReadLayerRecord(filepath.Join(root, id), &rec); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("exec %s: read plugbox's record of its layers: %w", id, err)
+	}
+	plan := &layerPlan{enforced: rec.Layers}
+	if rec.Exec == nil {
+		return plan, nil
+	}
+	plan.monitor = rec.Exec.Monitor
+	plan.exec = rec.Exec
+	var err error
+	plan.shim, err = planShim(root, &specs.Spec{Process: process}, rec.Exec.Seccomp, rec.Exec.Landlock, rec.Exec.Foreign)
+	if err != nil {
+		return nil, fmt.Errorf("exec %s: %w", id, err)
+	}
+	return plan, nil
+}

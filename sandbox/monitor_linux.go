@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -27,13 +28,21 @@ type monitorSpawn struct {
 }
 
 // startMonitor starts the monitor with one end of a socket pair; the other
-// end goes to the shim. inProcess serves it from a goroutine, which saves
+// end goes to the shim, which announces its listener there (monitor.
+// AcquireListener). inProcess serves it from a goroutine, which saves
 // starting a process; otherwise it is `plugbox __plugbox-monitor MODE ID
 // LOG` in its own session.
 func startMonitor(mode monitor.Mode, root, id string, inProcess bool) (*monitorSpawn, error) {
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("monitor socket pair: %w", err)
+	}
+	// The kernel attaches the shim's pid to what it sends, translated into
+	// this pid namespace.
+	if err := unix.SetsockoptInt(fds[1], unix.SOL_SOCKET, unix.SO_PASSCRED, 1); err != nil {
+		unix.Close(fds[0])
+		unix.Close(fds[1])
+		return nil, fmt.Errorf("monitor socket: SO_PASSCRED: %w", err)
 	}
 	ownEnd := os.NewFile(uintptr(fds[1]), "monitor-own-end")
 	m := &monitorSpawn{
@@ -81,7 +90,7 @@ func (m *monitorSpawn) wait() {
 	}
 }
 
-// MonitorMain is the monitor process: it waits for the listener on fd 3,
+// MonitorMain is the monitor process: it takes the listener announced on fd 3,
 // then serves it until the plugin's processes are gone. It never returns.
 func MonitorMain() {
 	if len(os.Args) != 5 {
@@ -99,12 +108,16 @@ func MonitorMain() {
 	os.Exit(0)
 }
 
-// runMonitor receives the listener on sock and serves it, logging to logPath.
+// runMonitor takes the listener from the shim at the other end of sock and
+// serves it, logging to logPath.
 func runMonitor(sock *os.File, mode monitor.Mode, id, logPath string) error {
-	listener, err := monitor.ReceiveListener(sock)
+	listener, err := monitor.AcquireListener(sock)
 	sock.Close()
-	if err != nil {
+	if errors.Is(err, monitor.ErrNoListener) {
 		return nil // the container went away before its plugin started
+	}
+	if err != nil {
+		return err // the shim sees the socket close and fails the start
 	}
 	defer unix.Close(listener)
 	log, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)

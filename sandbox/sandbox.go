@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -21,10 +22,17 @@ var (
 	ErrNotCreated = errors.New("container is not in the created state")
 	// ErrRunning means the operation refuses a running container (e.g. delete without --force).
 	ErrRunning = errors.New("container is running")
-	// ErrNotRunning means the operation needs a created or running container (e.g. kill).
-	ErrNotRunning = errors.New("container is not running")
+	// ErrNotRunning means the operation needs a created or running container
+	// (e.g. kill). Its text is runc's: containerd's shim matches "container
+	// not running" to treat a stopped container as gone.
+	ErrNotRunning = errors.New("container not running")
 	// ErrUnsupported means the verb or option makes no sense on this platform.
 	ErrUnsupported = errors.New("not supported on this platform")
+	// ErrPaused means the operation refuses a paused container (exec without
+	// --ignore-paused).
+	ErrPaused = errors.New("container is paused")
+	// ErrNotPaused means resume was asked of a container that is not paused.
+	ErrNotPaused = errors.New("container is not paused")
 )
 
 // Status values of the OCI runtime spec's state (runtime.md "State").
@@ -59,6 +67,81 @@ type CreateOptions struct {
 	// denied (or, learning, unknown) calls to a listener that logs them in
 	// the state directory (Linux only).
 	Monitor string
+	// RootlessCgroups ignores cgroup permission errors, as runc's
+	// --rootless; a limit that cannot be applied still fails the create.
+	RootlessCgroups bool
+}
+
+// ExecOptions carries what the exec verb passes to a backend: one more
+// process in a created or running container.
+type ExecOptions struct {
+	// Process is the process to run, already validated; an exec'd process
+	// of a plugbox sandbox gets the sandbox's layers whatever it says.
+	Process *specs.Process
+	// PidFile, when set, receives the new process's host PID.
+	PidFile string
+	// ConsoleSocket receives the pty master when Process.Terminal is set
+	// and Detach is true.
+	ConsoleSocket string
+	// Detach returns once the process runs; otherwise the caller waits.
+	Detach bool
+	// PreserveFDs passes fds 3 .. 3+N-1 of the caller to the process.
+	PreserveFDs int
+	// Stdin, Stdout and Stderr are handed to the process when it has no
+	// terminal; nil means the caller's own.
+	Stdin, Stdout, Stderr *os.File
+	// IgnorePaused allows exec into a paused container.
+	IgnorePaused bool
+}
+
+// Process is a process started by Container.Exec.
+type Process interface {
+	// Pid returns the host PID of the process.
+	Pid() int
+	// Wait waits for the process (not for a detached one) and returns its
+	// exit status, 128+N when it died of signal N.
+	Wait() (int, error)
+}
+
+// Info is what runc's state and list report beyond the OCI state.
+type Info struct {
+	Rootfs  string    // host path of the root filesystem
+	Created time.Time // when the container was created
+	Owner   string    // user name (or uid) of the container's creator
+}
+
+// Stats are a container's resource counters, laid out (in JSON) as the
+// matching fields of runc's "events --stats" output.
+type Stats struct {
+	CPU struct {
+		Usage struct {
+			Total  uint64 `json:"total,omitempty"` // nanoseconds
+			Kernel uint64 `json:"kernel"`          // nanoseconds
+			User   uint64 `json:"user"`            // nanoseconds
+		} `json:"usage"`
+		Throttling struct {
+			Periods          uint64 `json:"periods,omitempty"`
+			ThrottledPeriods uint64 `json:"throttledPeriods,omitempty"`
+			ThrottledTime    uint64 `json:"throttledTime,omitempty"`
+		} `json:"throttling"`
+	} `json:"cpu"`
+	Memory struct {
+		Cache uint64      `json:"cache,omitempty"`
+		Usage MemoryEntry `json:"usage"`
+		Swap  MemoryEntry `json:"swap"`
+	} `json:"memory"`
+	Pids struct {
+		Current uint64 `json:"current,omitempty"`
+		Limit   uint64 `json:"limit,omitempty"`
+	} `json:"pids"`
+}
+
+// MemoryEntry is one memory counter of Stats, in bytes.
+type MemoryEntry struct {
+	Limit   uint64 `json:"limit"`
+	Usage   uint64 `json:"usage,omitempty"`
+	Max     uint64 `json:"max,omitempty"`
+	Failcnt uint64 `json:"failcnt"`
 }
 
 // Container is one container known to a backend.
@@ -67,6 +150,19 @@ type Container interface {
 	ID() string
 	// State returns the OCI state of the container.
 	State() (*specs.State, error)
+	// Info returns what runc's state adds to the OCI state.
+	Info() (Info, error)
+	// Exec runs one more process in a created or running container.
+	Exec(opts ExecOptions) (Process, error)
+	// Pause freezes every process of the container.
+	Pause() error
+	// Resume thaws a paused container.
+	Resume() error
+	// Update changes the resource limits of a created, running or paused
+	// container; only the fields set in r change.
+	Update(r *specs.LinuxResources) error
+	// Stats returns the container's resource counters.
+	Stats() (*Stats, error)
 	// Start runs the user process of a created container.
 	Start() error
 	// Signal sends sig to the init process, or with all to every process.

@@ -1,261 +1,223 @@
 package sandbox
 
 import (
-	"encoding/json"
-	"errors"
+	"encoding/binary"
 	"fmt"
 	"os"
-	"os/exec"
-	"runtime"
+	"strconv"
 	"strings"
 
-	"github.com/landlock-lsm/go-landlock/landlock"
-	llsys "github.com/landlock-lsm/go-landlock/landlock/syscall"
+	"github.com/opencontainers/runc/libcontainer"
+	"github.com/opencontainers/runc/libcontainer/configs"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/plugbox/plugbox/bundle"
+	"github.com/plugbox/plugbox/internal/shim"
 	"github.com/plugbox/plugbox/seccompgen"
 )
 
-// The exec shim is plugbox itself, re-executed inside the finished sandbox
-// (libcontainer execs /proc/self/exe, the sealed copy of this binary, instead
-// of the plugin). It applies the layers that must come last and that
-// libcontainer does not offer: Landlock, then the seccomp filter, and then
-// execs the plugin. Loading the filter here, after libcontainer's own setup
-// and the start handshake, means the profile filters only the plugin.
-const (
-	// ShimArg is argv[1] that makes main call ShimMain.
-	ShimArg = "__plugbox-exec"
-	// shimPath is what libcontainer execs inside the container.
-	shimPath = "/proc/self/exe"
-	// shimEnv carries the JSON shimConfig; the shim removes it before exec.
-	shimEnv = "_PLUGBOX_SHIM"
-)
+// The exec shim (internal/shim) is what libcontainer execs in place of the
+// plugin when plugbox's own layers apply. It applies the layers that must
+// come last and that libcontainer does not offer: Landlock, process.rlimits
+// and the seccomp filter (compiled here, on the host, once per profile),
+// hands the seccomp listener to the monitor, and execs the plugin. Loading
+// the filter there, after libcontainer's own setup and the start handshake,
+// means the profile filters only the plugin.
 
-// shimConfig is what the shim needs, passed through the environment.
-type shimConfig struct {
-	Args     []string               `json:"args"`
-	Landlock *bundle.LandlockPolicy `json:"landlock,omitempty"`
-	Seccomp  *specs.LinuxSeccomp    `json:"seccomp,omitempty"`
-	// KeepFDs: descriptors below this number stay open across the exec
-	// (stdio and --preserve-fds); every other one is closed.
-	KeepFDs int `json:"keepFds"`
-	// NotifyFD, when >= 0, is a socket on which the shim sends the seccomp
-	// listener descriptor (violation log and learning mode).
-	NotifyFD int `json:"notifyFd"`
-	// ForeignProfile marks a profile plugbox did not author (Docker's,
-	// podman's): names libseccomp does not know are skipped, as runc does.
-	ForeignProfile bool `json:"foreignProfile,omitempty"`
+// shimPlan is the shim's part of a layer plan: what every process started
+// through it gets, the container's init as well as any process exec'd into
+// the container later.
+type shimPlan struct {
+	landlock *shim.Landlock
+	seccomp  *shim.Seccomp     // nil: no filter
+	program  []unix.SockFilter // seccomp.Program, decoded for checks
+	rlimits  []configs.Rlimit  // the container's process.rlimits
+	monitor  bool              // the filter notifies: a monitor takes the listener
 }
 
-// ShimMain runs the exec shim; it never returns. On any failure it exits 127
-// with a message naming the layer, so a plugin never runs with a layer that
-// was asked for and not applied.
-func ShimMain() {
-	err := runShim()
-	fmt.Fprintf(os.Stderr, "plugbox: sandbox setup failed, plugin not started: %v\n", err)
-	os.Exit(127)
-}
-
-func runShim() error {
-	// Filters and Landlock rulesets apply to the calling thread; keep the
-	// whole shim, and its execve, on one.
-	runtime.LockOSThread()
-	raw, ok := os.LookupEnv(shimEnv)
-	if !ok {
-		return errors.New("exec shim started without its configuration")
+// planShim compiles the profile the shim loads (through root's BPF cache)
+// and converts the Landlock policy; it fails on a profile the shim could
+// not run the plugin under.
+func planShim(root string, spec *specs.Spec, profile *specs.LinuxSeccomp, policy *bundle.LandlockPolicy, foreign bool) (*shimPlan, error) {
+	sp := &shimPlan{landlock: landlockRuleset(policy)}
+	var err error
+	if sp.rlimits, err = rlimitsOf(spec.Process); err != nil {
+		return nil, err
 	}
-	var cfg shimConfig
-	if err := json.Unmarshal([]byte(raw), &cfg); err != nil {
-		return fmt.Errorf("exec shim configuration: %w", err)
+	if profile == nil {
+		return sp, nil
 	}
-	env := withoutVar(os.Environ(), shimEnv)
-	if len(cfg.Args) == 0 {
-		return errors.New("process.args is empty")
+	if foreign {
+		// Names this libseccomp does not know are skipped, as runc does.
+		profile, _ = seccompgen.WithoutUnknown(profile)
 	}
-	// PATH lookup uses the container's PATH from process.env.
-	_ = os.Setenv("PATH", lookupVar(env, "PATH"))
-	path, err := exec.LookPath(cfg.Args[0])
+	flags, notify, err := seccompgen.LoadFlags(profile)
 	if err != nil {
-		return fmt.Errorf("process.args[0] %q: %w", cfg.Args[0], err)
+		return nil, fmt.Errorf("config.json: linux.seccomp: %w", err)
 	}
-	if err := closeExtraFDs(cfg.KeepFDs, cfg.NotifyFD); err != nil {
+	program, err := compileCached(root, profile)
+	if err != nil {
+		return nil, fmt.Errorf("config.json: linux.seccomp: %w", err)
+	}
+	sp.seccomp = &shim.Seccomp{Flags: flags, Program: program}
+	sp.program = decodeProgram(program)
+	sp.monitor = notify
+	if err := sp.check(unix.SYS_EXECVE, nil, "execve(2), which starts the plugin"); err != nil {
+		return nil, err
+	}
+	return sp, nil
+}
+
+// check fails unless the program lets the shim make call nr (with args).
+func (sp *shimPlan) check(nr int, args []uint64, what string) error {
+	arch, err := seccompgen.NativeAuditArch()
+	if err != nil {
 		return err
 	}
-	if cfg.Landlock != nil {
-		if err := applyLandlock(cfg.Landlock); err != nil {
-			return fmt.Errorf("landlock: %w", err)
-		}
+	d := seccompgen.SeccompData{Nr: int32(nr), Arch: arch}
+	copy(d.Args[:], args)
+	ret, err := seccompgen.Evaluate(sp.program, d)
+	if err != nil {
+		return fmt.Errorf("config.json: linux.seccomp: check the compiled filter: %w", err)
 	}
-	if cfg.Seccomp != nil {
-		profile := cfg.Seccomp
-		if cfg.ForeignProfile {
-			profile, _ = seccompgen.WithoutUnknown(profile)
-		}
-		if err := applySeccomp(profile, cfg.NotifyFD); err != nil {
-			return fmt.Errorf("seccomp: %w", err)
-		}
-	}
-	return unix.Exec(path, cfg.Args, env)
-}
-
-// closeExtraFDs marks every descriptor from keep upwards close-on-exec,
-// except notifyFD, which the shim closes itself after use.
-func closeExtraFDs(keep, notifyFD int) error {
-	if notifyFD >= keep {
-		if notifyFD > keep {
-			if err := unix.CloseRange(uint(keep), uint(notifyFD-1), unix.CLOSE_RANGE_CLOEXEC); err != nil {
-				return fmt.Errorf("close descriptors: %w", err)
-			}
-		}
-		keep = notifyFD + 1
-	}
-	if err := unix.CloseRange(uint(keep), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
-		return fmt.Errorf("close descriptors: %w", err)
+	if act := ret & unix.SECCOMP_RET_ACTION_FULL; act != unix.SECCOMP_RET_ALLOW && act != unix.SECCOMP_RET_LOG {
+		return fmt.Errorf("config.json: linux.seccomp does not allow %s (the filter answers %#x): allow it in the profile", what, ret)
 	}
 	return nil
 }
 
-// applyLandlock restricts file access to the policy's paths with the best
-// ABI this kernel offers, and (ABI 6+) scopes abstract unix sockets and
-// signals to the sandbox. A kernel without Landlock fails the start unless
-// the policy is best-effort.
-func applyLandlock(p *bundle.LandlockPolicy) error {
-	abi, err := llsys.LandlockGetABIVersion()
-	if err != nil || abi < 1 {
-		if p.BestEffort {
-			return nil
-		}
-		return fmt.Errorf("this kernel has no Landlock (needs Linux 5.13+ with lsm=landlock); set bestEffort in %s to run without it", bundle.AnnotationLandlock)
-	}
-	var rules []landlock.Rule
-	for _, path := range p.ReadOnly {
-		rules = append(rules, pathRule(path, false))
-	}
-	for _, path := range p.ReadWrite {
-		rules = append(rules, pathRule(path, true))
-	}
-	// The standard character devices are writable everywhere (/dev/null).
-	rules = append(rules, landlock.RWFiles("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty").IgnoreIfMissing())
-	if err := landlock.V7.BestEffort().RestrictPaths(rules...); err != nil {
-		return err
-	}
-	if abi >= 6 {
-		if err := landlock.V6.BestEffort().RestrictScoped(); err != nil {
-			return fmt.Errorf("scoping: %w", err)
-		}
-	}
-	return nil
-}
-
-// pathRule picks the directory or file form of a Landlock rule for path.
-func pathRule(path string, write bool) landlock.Rule {
-	isDir := true
-	if st, err := os.Stat(path); err == nil {
-		isDir = st.IsDir()
-	}
-	switch {
-	case isDir && write:
-		return landlock.RWDirs(path).IgnoreIfMissing()
-	case isDir:
-		return landlock.RODirs(path).IgnoreIfMissing()
-	case write:
-		return landlock.RWFiles(path).IgnoreIfMissing()
-	default:
-		return landlock.ROFiles(path).IgnoreIfMissing()
-	}
-}
-
-// applySeccomp loads the profile with seccompgen.Load: the -ENOSYS stub
-// for syscalls newer than the profile, and a foreign architecture (x32,
-// i386) kills the whole process, not just the thread as runc's loader does.
-// Unlike runc's loader it accepts SCMP_ACT_NOTIFY as the default action
-// (runc's init must write(2) after loading; the shim only calls sendmsg,
-// close and execve), and sends the listener to the monitor over notifyFD.
-func applySeccomp(s *specs.LinuxSeccomp, notifyFD int) error {
-	if notifyFD >= 0 {
-		s = withShimCalls(s, notifyFD)
-	}
-	listener, err := seccompgen.Load(s)
-	if err != nil {
-		return err
-	}
-	if listener < 0 {
+// landlockRuleset turns a bundle's Landlock policy into the shim's ruleset:
+// read-only paths may be read and executed, read-write paths also changed;
+// every right up to ABI 7 is handled (the shim drops what the kernel
+// lacks), and abstract unix sockets and signals are scoped (ABI 6).
+func landlockRuleset(p *bundle.LandlockPolicy) *shim.Landlock {
+	if p == nil {
 		return nil
 	}
-	if notifyFD < 0 {
-		_ = unix.Close(listener)
-		return errors.New("the profile uses SCMP_ACT_NOTIFY but no monitor is attached (set annotation org.plugbox.monitor)")
+	const ro = shim.AccessFSExecute | shim.AccessFSReadFile | shim.AccessFSReadDir
+	const rw = ro | shim.AccessFSWriteFile | shim.AccessFSRemoveDir | shim.AccessFSRemoveFile |
+		shim.AccessFSMakeChar | shim.AccessFSMakeDir | shim.AccessFSMakeReg | shim.AccessFSMakeSock |
+		shim.AccessFSMakeFifo | shim.AccessFSMakeBlock | shim.AccessFSMakeSym | shim.AccessFSTruncate
+	l := &shim.Landlock{
+		HandledFS:  shim.AccessFSAll,
+		Scoped:     shim.ScopeAbstractUnixSocket | shim.ScopeSignal,
+		BestEffort: p.BestEffort,
 	}
-	rights := unix.UnixRights(listener)
-	if err := unix.Sendmsg(notifyFD, []byte{0}, rights, nil, 0); err != nil {
-		return fmt.Errorf("send listener to the monitor: %w", err)
+	for _, path := range p.ReadOnly {
+		l.Rules = append(l.Rules, shim.LandlockRule{Path: path, Access: ro})
 	}
-	_ = unix.Close(listener)
-	_ = unix.Close(notifyFD)
-	return nil
+	for _, path := range p.ReadWrite {
+		l.Rules = append(l.Rules, shim.LandlockRule{Path: path, Access: rw})
+	}
+	// The standard character devices are writable everywhere (/dev/null);
+	// on files the shim keeps only the file rights.
+	for _, dev := range []string{"/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty"} {
+		l.Rules = append(l.Rules, shim.LandlockRule{Path: dev, Access: rw})
+	}
+	return l
 }
 
-// shimRuntimeCalls are what the shim (Go runtime threads included) may call
-// between loading a notifying filter and the plugin's execve. Were they
-// routed to the listener before it has reached the monitor, the shim would
-// wait forever; they are harmless, so the plugin's profile gains them.
-var shimRuntimeCalls = []string{
-	"close", "execve", "exit", "exit_group", "futex", "nanosleep", "sched_yield",
-	"madvise", "mmap", "munmap", "rt_sigreturn", "rt_sigprocmask", "sigaltstack",
-	"getpid", "gettid", "tgkill", "clock_gettime",
+// shimProcess turns process, which would exec the plugin, into one that
+// execs the shim with sp's layers. Its descriptors 3.. (process.ExtraFiles)
+// stay the plugin's; the shim, its configuration and, with monitorEnd, the
+// monitor socket follow them. It returns the files this process must close
+// once libcontainer has started the process.
+func (sp *shimPlan) shimProcess(process *libcontainer.Process, monitorEnd *os.File) ([]*os.File, error) {
+	keep := 3 + len(process.ExtraFiles)
+	exeFD, cfgFD := keep, keep+1
+	cfg := &shim.Config{Args: process.Args, KeepFDs: keep, MonitorFD: -1, Landlock: sp.landlock, Seccomp: sp.seccomp}
+	want := process.Rlimits
+	if len(want) == 0 {
+		want = sp.rlimits
+	}
+	cfg.Rlimits, process.Rlimits = splitRlimits(want)
+	if monitorEnd != nil {
+		cfg.MonitorFD = keep + 2
+		if err := sp.check(unix.SYS_READ, []uint64{uint64(cfg.MonitorFD)}, "read(2), in which the exec shim waits for the monitor"); err != nil {
+			return nil, err
+		}
+	}
+	exe, err := shim.Executable()
+	if err != nil {
+		return nil, err
+	}
+	exeFile, err := dupFile(exe)
+	if err != nil {
+		return nil, fmt.Errorf("exec shim: %w", err)
+	}
+	cfgFile, err := shim.ConfigFile(cfg)
+	if err != nil {
+		exeFile.Close()
+		return nil, err
+	}
+	process.ExtraFiles = append(process.ExtraFiles, exeFile, cfgFile)
+	if monitorEnd != nil {
+		process.ExtraFiles = append(process.ExtraFiles, monitorEnd)
+	}
+	// libcontainer resolves and execs args[0] inside the container, where
+	// /proc/self/fd/K is the sealed shim.
+	process.Args = []string{"/proc/self/fd/" + strconv.Itoa(exeFD), strconv.Itoa(cfgFD)}
+	return []*os.File{exeFile, cfgFile}, nil
 }
 
-// withShimCalls returns a copy of s in which shimRuntimeCalls are allowed
-// and sendmsg on the monitor socket is allowed (to send the listener), so
-// that nothing the shim does after loading waits on the listener it has not
-// yet sent. Any other sendmsg keeps the action s gave it.
-func withShimCalls(s *specs.LinuxSeccomp, notifyFD int) *specs.LinuxSeccomp {
-	runtimeCall := map[string]bool{}
-	for _, name := range shimRuntimeCalls {
-		runtimeCall[name] = true
-	}
-	out := *s
-	out.Syscalls = nil
-	sendmsgAction := s.DefaultAction
-	sendmsgErrno := s.DefaultErrnoRet
-	for _, rule := range s.Syscalls {
-		var names []string
-		for _, name := range rule.Names {
-			switch {
-			case runtimeCall[name] && rule.Action != specs.ActAllow:
-				// dropped: allowed below
-			case name == "sendmsg" && len(rule.Args) == 0:
-				sendmsgAction, sendmsgErrno = rule.Action, rule.ErrnoRet
-			default:
-				names = append(names, name)
-			}
-		}
-		if len(names) > 0 {
-			rule.Names = names
-			out.Syscalls = append(out.Syscalls, rule)
+// splitRlimits gives the shim every limit, applied right before the
+// plugin's execve, and leaves libcontainer only the raising of a hard limit
+// above this process's, which needs libcontainer's privileges (it applies
+// limits from the host); libcontainer keeps the current soft limit there,
+// so nothing but the plugin runs under the configured ones.
+func splitRlimits(want []configs.Rlimit) ([]shim.Rlimit, []configs.Rlimit) {
+	var toShim []shim.Rlimit
+	var raise []configs.Rlimit
+	for _, r := range want {
+		toShim = append(toShim, shim.Rlimit{Resource: r.Type, Soft: r.Soft, Hard: r.Hard})
+		var cur unix.Rlimit
+		if unix.Getrlimit(r.Type, &cur) == nil && r.Hard > cur.Max {
+			raise = append(raise, configs.Rlimit{Type: r.Type, Hard: r.Hard, Soft: cur.Cur})
 		}
 	}
-	out.Syscalls = append(out.Syscalls, specs.LinuxSyscall{Names: shimRuntimeCalls, Action: specs.ActAllow})
-	fdIs := func(op specs.LinuxSeccompOperator) []specs.LinuxSeccompArg {
-		return []specs.LinuxSeccompArg{{Index: 0, Value: uint64(notifyFD), Op: op}}
-	}
-	out.Syscalls = append(out.Syscalls, specs.LinuxSyscall{Names: []string{"sendmsg"}, Action: specs.ActAllow, Args: fdIs(specs.OpEqualTo)})
-	if sendmsgAction != specs.ActAllow {
-		out.Syscalls = append(out.Syscalls, specs.LinuxSyscall{Names: []string{"sendmsg"}, Action: sendmsgAction, ErrnoRet: sendmsgErrno, Args: fdIs(specs.OpNotEqual)})
-	}
-	return &out
+	return toShim, raise
 }
 
-func withoutVar(env []string, name string) []string {
-	out := env[:0:0]
-	for _, kv := range env {
-		if !strings.HasPrefix(kv, name+"=") {
-			out = append(out, kv)
+// rlimitsOf converts the spec's process.rlimits into libcontainer's form.
+func rlimitsOf(p *specs.Process) ([]configs.Rlimit, error) {
+	var out []configs.Rlimit
+	for _, r := range p.Rlimits {
+		kind, ok := rlimitNames[r.Type]
+		if !ok {
+			return nil, fmt.Errorf("config.json: process.rlimits: unknown type %q (use names like RLIMIT_NOFILE)", r.Type)
 		}
+		out = append(out, configs.Rlimit{Type: kind, Hard: r.Hard, Soft: r.Soft})
 	}
-	return out
+	return out, nil
+}
+
+func decodeProgram(b []byte) []unix.SockFilter {
+	prog := make([]unix.SockFilter, len(b)/8)
+	for i := range prog {
+		in := b[8*i:]
+		prog[i] = unix.SockFilter{Code: binary.NativeEndian.Uint16(in), Jt: in[2], Jf: in[3], K: binary.NativeEndian.Uint32(in[4:])}
+	}
+	return prog
+}
+
+func encodeProgram(prog []unix.SockFilter) []byte {
+	b := make([]byte, 0, 8*len(prog))
+	for _, in := range prog {
+		b = binary.NativeEndian.AppendUint16(b, in.Code)
+		b = append(b, in.Jt, in.Jf)
+		b = binary.NativeEndian.AppendUint32(b, in.K)
+	}
+	return b
+}
+
+// dupFile returns a close-on-exec duplicate of f.
+func dupFile(f *os.File) (*os.File, error) {
+	fd, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 3)
+	if err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), f.Name()), nil
 }
 
 func lookupVar(env []string, name string) string {

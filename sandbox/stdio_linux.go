@@ -13,10 +13,18 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// stdioOptions are the caller's streams and console socket for a new
+// container or exec'd process.
+type stdioOptions struct {
+	Stdin, Stdout, Stderr *os.File
+	ConsoleSocket         string
+	Foreground            bool
+}
+
 // setupStdio wires the container process's standard streams: a pty sent to
 // --console-socket, a pty relayed to the caller's terminal (foreground run),
 // or the caller's own descriptors. The returned cleanup releases them.
-func setupStdio(process *libcontainer.Process, opts CreateOptions, terminal bool) (cleanup func(), err error) {
+func setupStdio(process *libcontainer.Process, opts stdioOptions, terminal bool) (cleanup func(), err error) {
 	if !terminal {
 		process.Stdin = orFile(opts.Stdin, os.Stdin)
 		process.Stdout = orFile(opts.Stdout, os.Stdout)

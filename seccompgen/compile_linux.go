@@ -10,6 +10,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"sync"
 	"unsafe"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -218,12 +219,10 @@ func libVersion() string {
 
 // Linux constants for the ENOSYS stub.
 const (
-	auditArchX86_64  = 0xc000003e
-	auditArchAARCH64 = 0xc00000b7
-	x32SyscallBit    = 0x40000000
-	retErrno         = 0x00050000 // SECCOMP_RET_ERRNO
-	offNr            = 0          // offsetof(struct seccomp_data, nr)
-	offArch          = 4          // offsetof(struct seccomp_data, arch)
+	x32SyscallBit = 0x40000000
+	retErrno      = 0x00050000 // SECCOMP_RET_ERRNO
+	offNr         = 0          // offsetof(struct seccomp_data, nr)
+	offArch       = 4          // offsetof(struct seccomp_data, arch)
 
 	bpfLdWAbs = unix.BPF_LD | unix.BPF_W | unix.BPF_ABS
 	bpfJeqK   = unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K
@@ -234,7 +233,8 @@ const (
 
 // Program returns the BPF program the kernel should get for s: the
 // libseccomp filter from Compile behind a stub that answers ENOSYS for
-// native syscall numbers above the highest one the profile names, the
+// native syscall numbers above the highest one the profile names (numbers
+// from plugbox's table, see highestNative), the
 // contract runc's libcontainer gives profiles it loads (patchbpf). x32
 // calls and other architectures pass to the filter, which kills them. Like
 // runc, there is no stub when the default action allows or already is
@@ -297,14 +297,7 @@ func enosysStub(s *specs.LinuxSeccomp) ([]unix.SockFilter, error) {
 	default:
 		return nil, fmt.Errorf("enosys stub: native architecture %s is not supported (amd64 and arm64 are)", native)
 	}
-	highest := -1
-	for _, e := range s.Syscalls {
-		for _, n := range e.Names {
-			if nr, err := libseccomp.GetSyscallFromName(n); err == nil && int(nr) > highest {
-				highest = int(nr)
-			}
-		}
-	}
+	highest := highestNative(s, native)
 	if highest < 0 {
 		return nil, nil
 	}
@@ -333,6 +326,31 @@ func enosysStub(s *specs.LinuxSeccomp) ([]unix.SockFilter, error) {
 		}
 	}
 	return stub, nil
+}
+
+// highestNative is the highest native syscall number s names, from
+// plugbox's own table (which knows calls newer than libseccomp, 457 and up)
+// and, for names it lacks, from libseccomp's. Taking it from libseccomp
+// alone would put the stub's bound below calls the profile denies, so they
+// would get ENOSYS without reaching the profile's action or the log.
+func highestNative(s *specs.LinuxSeccomp, native libseccomp.ScmpArch) int {
+	col := 0
+	if native == libseccomp.ArchARM64 {
+		col = 1
+	}
+	highest := -1
+	for _, e := range s.Syscalls {
+		for _, n := range e.Names {
+			nr := -1
+			if nrs, ok := syscallTable[n]; ok {
+				nr = nrs[col]
+			} else if scmp, err := libseccomp.GetSyscallFromName(n); err == nil {
+				nr = int(scmp)
+			}
+			highest = max(highest, nr)
+		}
+	}
+	return highest
 }
 
 // exportTo runs a libseccomp export into a memfd and returns what it wrote.
@@ -415,28 +433,15 @@ func Load(s *specs.LinuxSeccomp) (int, error) {
 	if err != nil {
 		return -1, err
 	}
-	flags := uintptr(unix.SECCOMP_FILTER_FLAG_TSYNC)
-	for i, fl := range s.Flags {
-		switch fl {
-		case "SECCOMP_FILTER_FLAG_TSYNC":
-		case specs.LinuxSeccompFlagSpecAllow:
-			flags |= unix.SECCOMP_FILTER_FLAG_SPEC_ALLOW
-		case specs.LinuxSeccompFlagLog:
-			flags |= unix.SECCOMP_FILTER_FLAG_LOG
-		case specs.LinuxSeccompFlagWaitKillableRecv:
-			flags |= unix.SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
-		default:
-			return -1, fmt.Errorf("load seccomp profile: flags[%d]: seccomp flag %q is not known", i, fl)
-		}
+	lf, notify, err := LoadFlags(s)
+	if err != nil {
+		return -1, fmt.Errorf("load seccomp profile: %w", err)
 	}
-	notify := s.DefaultAction == specs.ActNotify
-	for _, e := range s.Syscalls {
-		notify = notify || e.Action == specs.ActNotify
-	}
+	flags := uintptr(lf) | unix.SECCOMP_FILTER_FLAG_TSYNC
 	if notify {
 		// TSYNC_ESRCH: report a thread that cannot sync as ESRCH, so the
 		// return value can carry the listener fd.
-		flags |= unix.SECCOMP_FILTER_FLAG_NEW_LISTENER | unix.SECCOMP_FILTER_FLAG_TSYNC_ESRCH
+		flags |= unix.SECCOMP_FILTER_FLAG_TSYNC_ESRCH
 	}
 	fprog := unix.SockFprog{Len: uint16(len(prog)), Filter: &prog[0]}
 	r, _, errno := unix.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, flags, uintptr(unsafe.Pointer(&fprog)))
@@ -448,6 +453,34 @@ func Load(s *specs.LinuxSeccomp) (int, error) {
 		return -1, nil
 	}
 	return int(r), nil
+}
+
+// LoadFlags returns the seccomp(2) flags for loading s's program into a
+// single-threaded process (no TSYNC): its Flags, and
+// SECCOMP_FILTER_FLAG_NEW_LISTENER when s notifies (then notify is true).
+// An unknown flag is an error.
+func LoadFlags(s *specs.LinuxSeccomp) (flags uint32, notify bool, err error) {
+	for i, fl := range s.Flags {
+		switch fl {
+		case "SECCOMP_FILTER_FLAG_TSYNC":
+		case specs.LinuxSeccompFlagSpecAllow:
+			flags |= unix.SECCOMP_FILTER_FLAG_SPEC_ALLOW
+		case specs.LinuxSeccompFlagLog:
+			flags |= unix.SECCOMP_FILTER_FLAG_LOG
+		case specs.LinuxSeccompFlagWaitKillableRecv:
+			flags |= unix.SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
+		default:
+			return 0, false, fmt.Errorf("flags[%d]: seccomp flag %q is not known", i, fl)
+		}
+	}
+	notify = s.DefaultAction == specs.ActNotify
+	for _, e := range s.Syscalls {
+		notify = notify || e.Action == specs.ActNotify
+	}
+	if notify {
+		flags |= unix.SECCOMP_FILTER_FLAG_NEW_LISTENER
+	}
+	return flags, notify, nil
 }
 
 // ResolveNative returns name's syscall number on the native architecture,
@@ -465,8 +498,12 @@ func ResolveNative(name string) (int, error) {
 }
 
 // SyscallName returns the name of native syscall number nr, for the
-// notification listener (seccomp_notif carries numbers).
+// notification listener (seccomp_notif carries numbers): from plugbox's
+// table, which knows calls newer than libseccomp, else from libseccomp's.
 func SyscallName(nr int) (string, error) {
+	if name, ok := nativeNames()[nr]; ok {
+		return name, nil
+	}
 	name, err := libseccomp.ScmpSyscall(nr).GetName()
 	if err != nil {
 		return "", fmt.Errorf("syscall number %d: not known to libseccomp %s: %w", nr, libVersion(), err)
@@ -474,8 +511,26 @@ func SyscallName(nr int) (string, error) {
 	return name, nil
 }
 
+// nativeNames maps native syscall numbers to plugbox's names.
+var nativeNames = sync.OnceValue(func() map[int]string {
+	m := map[int]string{}
+	arch, err := archFor("")
+	if err != nil {
+		return m
+	}
+	for name, nrs := range syscallTable {
+		if nr := nrs[arch.col]; nr >= 0 {
+			m[nr] = name
+		}
+	}
+	return m
+})
+
 // WithoutUnknown returns a copy of s without the syscall names this
-// libseccomp does not know, and those names. It gives foreign profiles
+// libseccomp does not know, and those names. A name libseccomp knows but
+// that has no native number (socketcall, _llseek on x86_64) is kept: the
+// profile's other architectures need it, and dropping socketcall makes
+// libseccomp refuse the x86 socket rules. It gives foreign profiles
 // (Docker's, podman's) runc's tolerance of calls newer than the library;
 // a dropped allow cannot widen the filter, because the default action then
 // answers the call. plugbox-authored profiles are not passed through it:
@@ -487,7 +542,7 @@ func WithoutUnknown(s *specs.LinuxSeccomp) (*specs.LinuxSeccomp, []string) {
 	for _, e := range out.Syscalls {
 		var names []string
 		for _, name := range e.Names {
-			if _, err := ResolveNative(name); err == nil {
+			if _, err := libseccomp.GetSyscallFromName(name); err == nil {
 				names = append(names, name)
 			} else {
 				dropped = append(dropped, name)

@@ -4,7 +4,6 @@ package seccompgen
 
 import (
 	"bytes"
-	"encoding/binary"
 	"runtime"
 	"strings"
 	"testing"
@@ -155,73 +154,14 @@ func TestCompileFailsClosed(t *testing.T) {
 	f.Release()
 }
 
-// runBPF is a small classic-BPF interpreter for seccomp programs: enough of
-// the instruction set for libseccomp's output and the ENOSYS stub.
+// runBPF runs prog on one seccomp_data input with Evaluate.
 func runBPF(t *testing.T, prog []unix.SockFilter, nr int32, arch uint32, args [6]uint64) uint32 {
 	t.Helper()
-	var data [64]byte
-	binary.NativeEndian.PutUint32(data[0:], uint32(nr))
-	binary.NativeEndian.PutUint32(data[4:], arch)
-	for i, a := range args {
-		binary.NativeEndian.PutUint64(data[16+8*i:], a)
+	ret, err := Evaluate(prog, SeccompData{Nr: nr, Arch: arch, Args: args})
+	if err != nil {
+		t.Fatalf("runBPF: %v", err)
 	}
-	var acc, x uint32
-	var mem [16]uint32
-	for pc := 0; pc < len(prog); pc++ {
-		in := prog[pc]
-		switch in.Code {
-		case unix.BPF_LD | unix.BPF_W | unix.BPF_ABS:
-			acc = binary.NativeEndian.Uint32(data[in.K:])
-		case unix.BPF_LD | unix.BPF_IMM:
-			acc = in.K
-		case unix.BPF_LD | unix.BPF_MEM:
-			acc = mem[in.K]
-		case unix.BPF_LDX | unix.BPF_IMM:
-			x = in.K
-		case unix.BPF_LDX | unix.BPF_MEM:
-			x = mem[in.K]
-		case unix.BPF_ST:
-			mem[in.K] = acc
-		case unix.BPF_STX:
-			mem[in.K] = x
-		case unix.BPF_ALU | unix.BPF_AND | unix.BPF_K:
-			acc &= in.K
-		case unix.BPF_ALU | unix.BPF_OR | unix.BPF_K:
-			acc |= in.K
-		case unix.BPF_MISC | unix.BPF_TAX:
-			x = acc
-		case unix.BPF_MISC | unix.BPF_TXA:
-			acc = x
-		case unix.BPF_JMP | unix.BPF_JA:
-			pc += int(in.K)
-		case unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, unix.BPF_JMP | unix.BPF_JGT | unix.BPF_K,
-			unix.BPF_JMP | unix.BPF_JGE | unix.BPF_K, unix.BPF_JMP | unix.BPF_JSET | unix.BPF_K:
-			var ok bool
-			switch in.Code & 0xf0 {
-			case unix.BPF_JEQ:
-				ok = acc == in.K
-			case unix.BPF_JGT:
-				ok = acc > in.K
-			case unix.BPF_JGE:
-				ok = acc >= in.K
-			case unix.BPF_JSET:
-				ok = acc&in.K != 0
-			}
-			if ok {
-				pc += int(in.Jt)
-			} else {
-				pc += int(in.Jf)
-			}
-		case unix.BPF_RET | unix.BPF_K:
-			return in.K
-		case unix.BPF_RET | unix.BPF_A:
-			return acc
-		default:
-			t.Fatalf("runBPF: instruction %d: opcode %#x not simulated", pc, in.Code)
-		}
-	}
-	t.Fatal("runBPF: fell off the end of the program")
-	return 0
+	return ret
 }
 
 const (
@@ -270,12 +210,19 @@ func TestProgramSimulated(t *testing.T) {
 			{"openat rdonly high bits", nr("openat"), audit, a(0, 0, 1<<40), retAllow},
 			{"ptrace", nr("ptrace"), audit, a(), retEPERM},
 			{"nr 1000", 1000, audit, a(), retENOSYS},
+			// Newer than libseccomp 2.5.4 but in plugbox's table: the
+			// profile's action, not the stub's ENOSYS.
+			{"statmount (457)", nr("statmount"), audit, a(), retEPERM},
+			{"lsm_set_self_attr (460)", nr("lsm_set_self_attr"), audit, a(), retEPERM},
+			{"file_setattr (469)", nr("file_setattr"), audit, a(), retEPERM},
+			{"nr 470", 470, audit, a(), retENOSYS},
 			{"i386 getpid", 20, 0x40000003, a(), retKillProcess},
 			{"arm32", 20, 0x40000028, a(), retKillProcess},
 		},
 		"kill": {
 			{"ptrace", nr("ptrace"), audit, a(), retKillProcess},
 			{"socket AF_INET", nr("socket"), audit, a(afInet), retKillProcess},
+			{"mseal (462)", nr("mseal"), audit, a(), retKillProcess},
 			{"nr 1000", 1000, audit, a(), retENOSYS},
 			{"getpid", nr("getpid"), audit, a(), retAllow},
 		},
@@ -307,6 +254,73 @@ func TestProgramSimulated(t *testing.T) {
 			}
 			if got != c.want {
 				t.Errorf("%s: %s: got %#x, want %#x", pname, c.name, got, c.want)
+			}
+		}
+	}
+}
+
+// TestWithoutUnknownKeepsOtherArchCalls is podman's --cap-drop all profile
+// in small: x86_64+x86+x32, socket allowed by family, socketcall allowed.
+// Dropping socketcall (no x86_64 number) made libseccomp refuse the x86
+// socket rules ("rule for socket: file exists").
+func TestWithoutUnknownKeepsOtherArchCalls(t *testing.T) {
+	if runtime.GOARCH != "amd64" {
+		t.Skip("the profile names x86 architectures")
+	}
+	errno := uint(unix.EPERM)
+	s := &specs.LinuxSeccomp{
+		DefaultAction:   specs.ActErrno,
+		DefaultErrnoRet: &errno,
+		Architectures:   []specs.Arch{specs.ArchX86_64, specs.ArchX86, specs.ArchX32},
+		Syscalls: []specs.LinuxSyscall{
+			{Names: []string{"read", "write", "socketcall", "_llseek", "no_such_call_xyz"}, Action: specs.ActAllow},
+			{Names: []string{"socket"}, Action: specs.ActAllow, Args: []specs.LinuxSeccompArg{{Index: 0, Value: unix.AF_UNIX, Op: specs.OpEqualTo}}},
+			{Names: []string{"socket"}, Action: specs.ActAllow, Args: []specs.LinuxSeccompArg{{Index: 0, Value: unix.AF_INET, Op: specs.OpEqualTo}}},
+		},
+	}
+	out, dropped := WithoutUnknown(s)
+	if strings.Join(dropped, ",") != "no_such_call_xyz" {
+		t.Fatalf("dropped %v, want only the name libseccomp does not know", dropped)
+	}
+	if !strings.Contains(strings.Join(out.Syscalls[0].Names, ","), "socketcall") {
+		t.Fatalf("socketcall was dropped: %v", out.Syscalls[0].Names)
+	}
+	if _, err := Program(out); err != nil {
+		t.Fatalf("trimmed profile does not compile: %v", err)
+	}
+}
+
+func TestEvaluateRefusesWhatItCannotRun(t *testing.T) {
+	for name, prog := range map[string][]unix.SockFilter{
+		"off the end":    {{Code: unix.BPF_LD | unix.BPF_W | unix.BPF_ABS, K: 0}},
+		"unknown opcode": {{Code: unix.BPF_ALU | unix.BPF_MUL | unix.BPF_K, K: 2}, {Code: unix.BPF_RET | unix.BPF_K}},
+		"load past data": {{Code: unix.BPF_LD | unix.BPF_W | unix.BPF_ABS, K: 64}, {Code: unix.BPF_RET | unix.BPF_K}},
+		"unaligned load": {{Code: unix.BPF_LD | unix.BPF_W | unix.BPF_ABS, K: 2}, {Code: unix.BPF_RET | unix.BPF_K}},
+	} {
+		if _, err := Evaluate(prog, SeccompData{}); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+}
+
+// TestEvaluateRunsEveryCompiledProfile: the interpreter the backend checks
+// programs with covers every instruction libseccomp emits for plugbox's
+// profiles, on every native number and a spread of arguments.
+func TestEvaluateRunsEveryCompiledProfile(t *testing.T) {
+	arch, err := NativeAuditArch()
+	if err != nil {
+		t.Skip(err)
+	}
+	for name, s := range profiles(t) {
+		prog, err := Program(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for nr := int32(0); nr < 480; nr++ {
+			for _, v := range []uint64{0, 1, afInet, 1 << 32, ^uint64(0)} {
+				if _, err := Evaluate(prog, SeccompData{Nr: nr, Arch: arch, Args: [6]uint64{v, v, v, v, v, v}}); err != nil {
+					t.Fatalf("%s: nr %d args %#x: %v", name, nr, v, err)
+				}
 			}
 		}
 	}

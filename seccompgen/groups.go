@@ -137,9 +137,8 @@ var (
 
 var fsReadAllow = []string{
 	"access", "chdir", "faccessat", "faccessat2", "fadvise64", "fchdir", "fgetxattr", "flistxattr",
-	"flock", "fstatfs", "getcwd", "getdents", "getdents64", "getxattr", "inotify_add_watch",
-	"inotify_init", "inotify_init1", "inotify_rm_watch", "lgetxattr", "listxattr", "llistxattr",
-	"lstat", "readahead", "readlink", "readlinkat", "stat", "statfs",
+	"flock", "fstatfs", "getcwd", "getdents", "getdents64", "getxattr", "lgetxattr", "listxattr",
+	"llistxattr", "lstat", "readahead", "readlink", "readlinkat", "stat", "statfs",
 }
 
 var fsWriteAllow = []string{
@@ -198,7 +197,7 @@ var groupDefs = []groupDef{
 	},
 	{
 		name:    "fs-read",
-		summary: "open files read-only (openat with write flags is denied), stat, list and watch directories, read links and xattrs; needed to load shared libraries",
+		summary: "open files read-only (openat with write flags is denied), stat, list directories, read links and xattrs; needed to load shared libraries",
 		allow:   fsReadAllow,
 		conds:   []condRule{openatReadRule, openReadRule},
 		enosys:  []string{"openat2"},
@@ -207,6 +206,16 @@ var groupDefs = []groupDef{
 		name:    "fs-write",
 		summary: "everything in fs-read plus open for writing, create, rename, delete, link, chmod/chown, truncate, sync, xattrs",
 		allow:   slices.Concat(fsReadAllow, fsWriteAllow),
+	},
+	{
+		// Not in fs-read: every sandbox's user namespace is owned by host
+		// root, so each inotify instance counts against root's
+		// fs.inotify.max_user_instances (128 by default), shared by all
+		// sandboxes and root's daemons. A limit set inside one sandbox's
+		// user namespace bounds that sandbox only, not their sum.
+		name:    "inotify",
+		summary: "watch files and directories for changes (inotify); each instance counts against host root's fs.inotify.max_user_instances, shared by every sandbox and root's own daemons",
+		allow:   []string{"inotify_add_watch", "inotify_init", "inotify_init1", "inotify_rm_watch"},
 	},
 	{
 		name:    "process",

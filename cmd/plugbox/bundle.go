@@ -21,14 +21,26 @@ var bundleCommand = &cli.Command{
 		ArgsUsage: "DIR",
 		Description: `Assembles DIR/rootfs around --exec (with its ELF interpreter and shared
    libraries) and writes DIR/config.json with plugbox's hardened defaults,
-   derived from --manifest (plugin.json) or from the default manifest.`,
+   derived from --manifest (plugin.json) or from the default manifest.
+
+   DIR must not exist (it is created) or be an empty directory you own that no
+   one else can write; nothing is written through a symbolic link, and a failed
+   init leaves nothing behind. Only the first ELF interpreter is copied, and
+   libraries only by name from the loader's standard directories. A file the
+   program names (interpreter, library, #! interpreter) is copied only when
+   every local user could read it anyway (root-owned, world-readable), with its
+   own mode; --allow-untrusted-files lifts that. The plugin executable is
+   installed mode 0111 (0555 for a script), so the plugin cannot read it and
+   stays non-dumpable.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "exec", Usage: "host path of the plugin executable (required)"},
 			&cli.StringFlag{Name: "manifest", Aliases: []string{"m"}, Usage: "plugin manifest (plugin.json)"},
+			&cli.BoolFlag{Name: "allow-untrusted-files", Usage: "also copy interpreters and libraries that are not root-owned and world-readable (their copies become readable by the plugin)"},
+			osFlag,
 		},
 		Action: func(ctx *cli.Context) error {
 			// Flags may also follow DIR, as in the documented usage.
-			args, err := interspersed(ctx, "exec", "manifest")
+			args, err := interspersed(ctx, "exec", "manifest", "allow-untrusted-files", "os")
 			if err != nil {
 				return err
 			}
@@ -42,7 +54,10 @@ var bundleCommand = &cli.Command{
 			if err != nil {
 				return err
 			}
-			return bundle.Init(args[0], ctx.String("exec"), m, callerSpecOptions())
+			return initBundle(ctx.String("os"), args[0], ctx.String("exec"), m, bundle.InitOptions{
+				Spec:                callerSpecOptions(),
+				AllowUntrustedFiles: ctx.Bool("allow-untrusted-files"),
+			})
 		},
 	}},
 }
@@ -65,7 +80,7 @@ func callerSpecOptions() bundle.SpecOptions {
 	}
 }
 
-// interspersed applies the named string flags found among the positional
+// interspersed applies the named flags found among the positional
 // arguments (urfave/cli stops parsing flags at the first one) and returns
 // the remaining positional arguments.
 func interspersed(ctx *cli.Context, names ...string) ([]string, error) {
@@ -77,7 +92,9 @@ func interspersed(ctx *cli.Context, names ...string) ([]string, error) {
 			rest = append(rest, args[i])
 			continue
 		}
-		if !hasValue {
+		if !hasValue && isBoolFlag(ctx, canonicalFlag(ctx, name)) {
+			value = "true"
+		} else if !hasValue {
 			if i+1 >= len(args) {
 				return nil, fmt.Errorf("flag %s needs a value", args[i])
 			}
@@ -100,4 +117,14 @@ func canonicalFlag(ctx *cli.Context, name string) string {
 		}
 	}
 	return name
+}
+
+// isBoolFlag reports whether the command's flag called name takes no value.
+func isBoolFlag(ctx *cli.Context, name string) bool {
+	for _, f := range ctx.Command.Flags {
+		if _, ok := f.(*cli.BoolFlag); ok && slices.Contains(f.Names(), name) {
+			return true
+		}
+	}
+	return false
 }

@@ -76,14 +76,15 @@ func createContainer(ctx *cli.Context, foreground bool) (sandbox.Container, erro
 		return nil, err
 	}
 	return b.Create(sandbox.CreateOptions{
-		ID:            id,
-		Bundle:        dir,
-		Spec:          spec,
-		PidFile:       pidFile,
-		ConsoleSocket: ctx.String("console-socket"),
-		NoPivot:       ctx.Bool("no-pivot"),
-		PreserveFDs:   ctx.Int("preserve-fds"),
-		Foreground:    foreground,
-		Monitor:       spec.Annotations[bundle.AnnotationMonitor],
+		ID:              id,
+		Bundle:          dir,
+		Spec:            spec,
+		PidFile:         pidFile,
+		ConsoleSocket:   ctx.String("console-socket"),
+		NoPivot:         ctx.Bool("no-pivot"),
+		PreserveFDs:     ctx.Int("preserve-fds"),
+		Foreground:      foreground,
+		Monitor:         spec.Annotations[bundle.AnnotationMonitor],
+		RootlessCgroups: rootlessCgroups(ctx),
 	})
 }

@@ -12,16 +12,13 @@ import (
 )
 
 // init hands the re-executions of this binary to their owners before any CLI
-// code runs: "plugbox init" (libcontainer's container init), the exec shim
-// that applies Landlock and seccomp right before the plugin's execve, and
-// the seccomp monitor.
+// code runs: "plugbox init" (libcontainer's container init) and the seccomp
+// monitor. (The exec shim is a program of its own, internal/shim.)
 func init() {
 	if len(os.Args) > 1 {
 		switch os.Args[1] {
 		case "init":
 			libcontainer.Init()
-		case sandbox.ShimArg:
-			sandbox.ShimMain()
 		case sandbox.MonitorArg:
 			sandbox.MonitorMain()
 		}

@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"os"
 	"text/tabwriter"
+	"time"
 
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/urfave/cli/v2"
 )
 
@@ -30,13 +30,13 @@ var listCommand = &cli.Command{
 		if err != nil {
 			return err
 		}
-		states := []*specs.State{}
+		states := []*containerState{}
 		for _, id := range ids {
 			c, err := b.Load(id)
 			if err != nil {
 				continue // deleted meanwhile
 			}
-			st, err := c.State()
+			st, err := fullState(c)
 			if err != nil {
 				continue
 			}
@@ -51,9 +51,9 @@ var listCommand = &cli.Command{
 			return writeJSON(os.Stdout, states)
 		default:
 			w := tabwriter.NewWriter(os.Stdout, 12, 1, 3, ' ', 0)
-			fmt.Fprintln(w, "ID\tPID\tSTATUS\tBUNDLE")
+			fmt.Fprintln(w, "ID\tPID\tSTATUS\tBUNDLE\tCREATED\tOWNER")
 			for _, st := range states {
-				fmt.Fprintf(w, "%s\t%d\t%s\t%s\n", st.ID, st.Pid, st.Status, st.Bundle)
+				fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\t%s\n", st.ID, st.Pid, st.Status, st.Bundle, st.Created.Format(time.RFC3339Nano), st.Owner)
 			}
 			return w.Flush()
 		}

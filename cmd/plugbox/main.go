@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 
 	"github.com/sirupsen/logrus"
@@ -26,6 +27,16 @@ type exitCode int
 
 func (e exitCode) Error() string { return "exit status " + strconv.Itoa(int(e)) }
 
+// codedError is an error reported like any other but ending plugbox with
+// its own exit status (255 for an exec that could not start, as runc).
+type codedError struct {
+	code int
+	err  error
+}
+
+func (e codedError) Error() string { return e.err.Error() }
+func (e codedError) Unwrap() error { return e.err }
+
 func main() {
 	app := newApp()
 	if err := app.Run(os.Args); err != nil {
@@ -36,6 +47,10 @@ func main() {
 		logrus.Error(err)
 		if logrus.StandardLogger().Out != os.Stderr {
 			fmt.Fprintf(os.Stderr, "plugbox: %v\n", err)
+		}
+		var coded codedError
+		if errors.As(err, &coded) {
+			os.Exit(coded.code)
 		}
 		os.Exit(1)
 	}
@@ -51,25 +66,66 @@ func newApp() *cli.App {
 			&cli.StringFlag{Name: "log", Usage: "write log messages to this file (default: stderr)"},
 			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log format: text or json"},
 			&cli.BoolFlag{Name: "debug", Usage: "log debug messages"},
-			&cli.BoolFlag{Name: "systemd-cgroup", Usage: "accepted for runc compatibility; plugbox uses cgroupfs", Hidden: true},
+			&cli.BoolFlag{Name: "systemd-cgroup", Usage: "not supported: plugbox manages cgroups directly (cgroupfs)"},
+			&cli.StringFlag{Name: "rootless", Value: "auto", Usage: "rootless cgroup handling, ignoring cgroup permission errors: true, false or auto (when not root)"},
 		},
-		Before:         setupLogging,
+		Before: func(ctx *cli.Context) error {
+			if err := setupLogging(ctx); err != nil {
+				return err
+			}
+			return checkGlobalFlags(ctx)
+		},
 		ExitErrHandler: func(*cli.Context, error) {}, // main reports errors once
 		Commands:       commands(),
 	}
 	return app
 }
 
-// defaultRoot is /run/plugbox for root and $XDG_RUNTIME_DIR/plugbox (or a
+// defaultRoot is systemRoot for root and $XDG_RUNTIME_DIR/plugbox (or a
 // per-user directory under the temp dir) for everyone else.
 func defaultRoot() string {
 	if os.Geteuid() == 0 {
-		return "/run/plugbox"
+		return systemRoot(runtime.GOOS)
 	}
 	if xdg := os.Getenv("XDG_RUNTIME_DIR"); xdg != "" {
 		return filepath.Join(xdg, "plugbox")
 	}
 	return filepath.Join(os.TempDir(), "plugbox-"+strconv.Itoa(os.Geteuid()))
+}
+
+// checkGlobalFlags refuses what plugbox cannot do, instead of ignoring it.
+func checkGlobalFlags(ctx *cli.Context) error {
+	if ctx.Bool("systemd-cgroup") {
+		return errors.New("--systemd-cgroup: plugbox manages cgroups directly and has no systemd cgroup driver; configure the client for cgroupfs (podman: cgroup_manager = \"cgroupfs\"; containerd: SystemdCgroup = false)")
+	}
+	switch r := ctx.String("rootless"); r {
+	case "auto", "true", "false":
+	default:
+		return fmt.Errorf("--rootless %q: use true, false or auto", r)
+	}
+	return nil
+}
+
+// rootlessCgroups reports whether cgroup permission errors are ignored, as
+// runc's --rootless: auto means when plugbox does not run as root.
+func rootlessCgroups(ctx *cli.Context) bool {
+	switch ctx.String("rootless") {
+	case "true":
+		return true
+	case "false":
+		return false
+	}
+	return os.Geteuid() != 0
+}
+
+// systemRoot is root's state directory on goos: /run/plugbox, or on
+// FreeBSD, which has no /run, /var/run/plugbox, which rc.d/cleanvar
+// empties at boot so no state outlives the jails it describes.
+func systemRoot(goos string) string {
+	if goos == "freebsd" {
+		return "/var/run/plugbox"
+	}
+	return "/run/plugbox"
 }
 
 // setupLogging applies --log, --log-format and --debug. Runtime callers such

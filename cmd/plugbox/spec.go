@@ -22,6 +22,7 @@ var specCommand = &cli.Command{
 		bundleFlag,
 		&cli.BoolFlag{Name: "rootless", Usage: "a config for an unprivileged user (user namespace, no cgroups)"},
 		&cli.StringFlag{Name: "plugin", Usage: "derive a hardened config from this plugin manifest (plugin.json)"},
+		osFlag,
 	},
 	Action: func(ctx *cli.Context) error {
 		if ctx.NArg() > 0 {
@@ -33,7 +34,7 @@ var specCommand = &cli.Command{
 			if merr != nil {
 				return merr
 			}
-			spec, err = bundle.Spec(m, callerSpecOptions())
+			spec, err = authoredSpec(ctx.String("os"), m, callerSpecOptions())
 		}
 		if err != nil {
 			return err

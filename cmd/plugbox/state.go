@@ -2,6 +2,11 @@ package main
 
 import (
 	"os"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/plugbox/plugbox/sandbox"
 
 	"github.com/urfave/cli/v2"
 )
@@ -20,10 +25,32 @@ var stateCommand = &cli.Command{
 		if err != nil {
 			return err
 		}
-		st, err := c.State()
+		st, err := fullState(c)
 		if err != nil {
 			return err
 		}
 		return writeJSON(os.Stdout, st)
 	},
+}
+
+// containerState is runc's state output: the OCI state plus the rootfs,
+// the creation time and the owner, which go-runc (containerd) parses.
+type containerState struct {
+	specs.State
+	Rootfs  string    `json:"rootfs"`
+	Created time.Time `json:"created"`
+	Owner   string    `json:"owner"`
+}
+
+// fullState returns c's state as runc prints it.
+func fullState(c sandbox.Container) (*containerState, error) {
+	st, err := c.State()
+	if err != nil {
+		return nil, err
+	}
+	info, err := c.Info()
+	if err != nil {
+		return nil, err
+	}
+	return &containerState{State: *st, Rootfs: info.Rootfs, Created: info.Created, Owner: info.Owner}, nil
 }

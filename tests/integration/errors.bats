@@ -53,11 +53,36 @@ teardown() {
 	root_empty
 }
 
-@test "run: an unknown field is rejected by name" {
+@test "run: an unknown property is ignored (OCI: runtimes MUST ignore them); check names it" {
 	make_bundle "$BUNDLE" true
-	jq_config "$BUNDLE" '.process.noNewPrivilege = true'
+	jq_config "$BUNDLE" '.process.noNewPrivilege = true | .vendorExtension = {"x": 1}'
+	run -0 pb run --bundle "$BUNDLE" "$(cid x)"
+	run -1 "$PLUGBOX" check "$BUNDLE"
+	[[ "$output" == *"LOW process.noNewPrivilege: not a property of the OCI runtime spec"* ]]
+	[[ "$output" == *"LOW vendorExtension: not a property"* ]]
+}
+
+@test "run: an empty config.json is named, not a bare EOF" {
+	make_bundle "$BUNDLE" true
+	: >"$BUNDLE/config.json"
 	run -1 pb run --bundle "$BUNDLE" "$(cid x)"
-	error_line "$BUNDLE/config.json" 'unknown field "noNewPrivilege"'
+	error_line "$BUNDLE/config.json is empty"
+	root_empty
+}
+
+@test "create: a NUL byte in process.args is refused at create, naming the field" {
+	make_bundle "$BUNDLE" true
+	jq_config "$BUNDLE" '.process.args = ["/bin/echo", "a\u0000b"]'
+	run -1 pb_bg create --bundle "$BUNDLE" "$(cid x)"
+	error_line "$BUNDLE/config.json" 'process.args[1]' 'NUL'
+	root_empty
+}
+
+@test "create: a bad org.plugbox.timeout annotation is refused at create" {
+	make_bundle "$BUNDLE" true
+	jq_config "$BUNDLE" '.annotations["org.plugbox.timeout"] = "abc"'
+	run -1 pb_bg create --bundle "$BUNDLE" "$(cid x)"
+	error_line "$BUNDLE/config.json" 'org.plugbox.timeout' '"abc"'
 	root_empty
 }
 

@@ -211,11 +211,17 @@ error_line() {
 	done
 }
 
+# root_entries lists what --root holds for containers: everything but the
+# cache of compiled seccomp programs (@bpf-cache, never a container ID).
+root_entries() {
+	ls -A "$ROOT" | grep -vx '@bpf-cache' || true
+}
+
 # root_empty asserts that --root holds no container state (it may not exist).
 root_empty() {
 	local left
 	[ -d "$ROOT" ] || return 0
-	left="$(ls -A "$ROOT")"
+	left="$(root_entries)"
 	if [ -n "$left" ]; then
 		echo "state left under $ROOT: $left" >&2
 		return 1
@@ -251,7 +257,7 @@ assert_no_leak() {
 plugbox_teardown() {
 	local id i
 	if [ -d "$ROOT" ]; then
-		for id in $(ls -A "$ROOT"); do
+		for id in $(root_entries); do
 			for i in $(seq 20); do
 				"$PLUGBOX" --root "$ROOT" delete --force "$id" 2>/dev/null && break
 				sleep 0.25

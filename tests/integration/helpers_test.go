@@ -99,6 +99,9 @@ type manifest struct {
 	OnViolation string         `json:"onViolation,omitempty"`
 	Limits      map[string]any `json:"limits,omitempty"`
 	FDs         []string       `json:"fds,omitempty"`
+	// ReadableExecutable keeps the plugin dumpable, so that its own
+	// /proc/self files are its to write (see bundle.Manifest).
+	ReadableExecutable bool `json:"readableExecutable,omitempty"`
 }
 
 // sandbox is one bundle authored by 'plugbox bundle init' and the state

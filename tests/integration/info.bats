@@ -14,7 +14,7 @@ teardown() {
 @test "list of an empty root" {
 	run -0 pb list
 	[ "${#lines[@]}" -eq 1 ]
-	[[ "${lines[0]}" =~ ^ID\ +PID\ +STATUS\ +BUNDLE$ ]]
+	[[ "${lines[0]}" =~ ^ID\ +PID\ +STATUS\ +BUNDLE\ +CREATED\ +OWNER$ ]]
 	run -0 pb list --format json
 	[ "$(jq -c . <<<"$output")" = "[]" ]
 	run -0 pb list --quiet
@@ -46,10 +46,10 @@ $stopped" ]
 
 	run -0 pb list
 	[ "${#lines[@]}" -eq 4 ]
-	[[ "${lines[0]}" =~ ^ID\ +PID\ +STATUS\ +BUNDLE$ ]]
-	[[ "${lines[1]}" =~ ^"$created"\ +"$cpid"\ +created\ +"$BUNDLE"$ ]]
-	[[ "${lines[2]}" =~ ^"$running"\ +"$rpid"\ +running\ +"$BUNDLE"$ ]]
-	[[ "${lines[3]}" =~ ^"$stopped"\ +0\ +stopped\ +"$BUNDLE"$ ]]
+	[[ "${lines[0]}" =~ ^ID\ +PID\ +STATUS\ +BUNDLE\ +CREATED\ +OWNER$ ]]
+	[[ "${lines[1]}" =~ ^"$created"\ +"$cpid"\ +created\ +"$BUNDLE"\ +[0-9T:.Z-]+\ +root$ ]]
+	[[ "${lines[2]}" =~ ^"$running"\ +"$rpid"\ +running\ +"$BUNDLE"\ +[0-9T:.Z-]+\ +root$ ]]
+	[[ "${lines[3]}" =~ ^"$stopped"\ +0\ +stopped\ +"$BUNDLE"\ +[0-9T:.Z-]+\ +root$ ]]
 }
 
 @test "list --format bogus fails" {

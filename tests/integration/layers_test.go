@@ -95,6 +95,9 @@ func (e *layerEnv) probeManifest(network, landlock string) manifest {
 		Landlock: landlock,
 		Limits:   map[string]any{"pids": 32, "memory": "64M"},
 		FDs:      []string{"input"},
+		// Dumpable, so that only Landlock stands between the plugin and
+		// its own /proc/self files (an execute-only plugin does not own them).
+		ReadableExecutable: true,
 	}
 }
 

@@ -170,10 +170,13 @@ teardown() {
 	run -0 pb start "$id"
 	wait_status "$id" running
 	[ "$pid" = "$(pid_of "$id")" ]
+	# runc's table: the host's ps -ef, only the container's lines.
 	run -0 pb ps "$id"
-	[ "${lines[0]}" = PID ]
-	[ "${lines[1]}" = "$pid" ]
+	[[ "${lines[0]}" == "UID "*" PID "*" PPID "* ]]
+	[ "$(awk '{print $2}' <<<"${lines[1]}")" = "$pid" ]
 	[ "${#lines[@]}" -eq 2 ]
+	run -0 pb ps "$id" -o pid,comm
+	[ "$(awk '{print $1, $2}' <<<"${lines[1]}")" = "$pid sleep" ]
 	run -0 pb ps --format json "$id"
 	[ "$(jq -c . <<<"$output")" = "[$pid]" ]
 }
@@ -204,7 +207,7 @@ teardown() {
 		[ "$pid" = "$init" ] || [ "$(awk '{print $4}' /proc/"$pid"/stat)" = "$init" ]
 	done
 	run -0 pb ps "$id"
-	[ "${lines[0]}" = PID ]
+	[[ "${lines[0]}" == *" PID "* ]]
 	[ "${#lines[@]}" -eq 4 ]
 }
 

@@ -32,7 +32,7 @@ teardown() {
 	local id i
 	if [ -n "${RDIR:-}" ]; then
 		if [ -d "$ROOT" ]; then
-			for id in $(ls -A "$ROOT"); do
+			for id in $(root_entries); do
 				for i in $(seq 20); do
 					upb delete --force "$id" 2>/dev/null && break
 					sleep 0.25
@@ -184,7 +184,7 @@ wait_status_user() {
 		# Limits asked for are never dropped silently.
 		run -1 upb run --bundle "$RDIR/authored" "$(cid limited)"
 		[[ "$output" == *"no cgroup delegated"*"remove linux.resources"* ]]
-		[ -z "$(ls -A "$ROOT")" ]
+		[ -z "$(root_entries)" ]
 		jq 'del(.linux.resources)' "$RDIR/authored/config.json" > "$RDIR/c"
 		runuser -u "$ROOTLESS_USER" -- cp "$RDIR/c" "$RDIR/authored/config.json"
 	fi

@@ -12,7 +12,10 @@
 //	attack forkbomb [MAX]       fork until the kernel refuses (or MAX children)
 //	attack memhog [MAXMB]       let a child allocate and touch memory until it is killed
 //	attack x32                  make an x32 system call (alone: a filter may kill for it)
+//	attack sendfds MAX          copy fd 3 onto every number 3..MAX and sendmsg SCM_RIGHTS on it
+//	attack syscall NR...        make each raw system call NR with zero arguments
 //	attack noop                 exit 0 (the target of the noexec probe)
+//	attack hold                 sleep for an hour (a container to exec into)
 //
 // A result is "ok [detail]" when the call succeeded, "denied ERRNO [stage]"
 // when it failed with ERRNO, "value V" for a read-out, "absent", "empty",
@@ -57,15 +60,22 @@ func main() {
 		memhogChild(os.Args[2:])
 	case "x32":
 		x32Main()
+	case "sendfds":
+		sendfdsMain(os.Args[2:])
+	case "syscall":
+		syscallMain(os.Args[2:])
 	case "noop":
 		os.Exit(0)
+	case "hold":
+		// Stay alive for processes exec'd into the sandbox.
+		time.Sleep(time.Hour)
 	default:
 		usage()
 	}
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: attack probe [-read FILE] [-write DIR] [-absent PATH,...] [-fs=false] [-outside]\n       attack forkbomb [MAX]\n       attack memhog [MAXMB]\n       attack x32\n       attack noop")
+	fmt.Fprintln(os.Stderr, "usage: attack probe [-read FILE] [-write DIR] [-absent PATH,...] [-fs=false] [-outside]\n       attack forkbomb [MAX]\n       attack memhog [MAXMB]\n       attack x32\n       attack sendfds MAX\n       attack syscall NR...\n       attack noop\n       attack hold")
 	os.Exit(2)
 }
 
@@ -306,6 +316,56 @@ func probeSyscalls() {
 // set), which a profile for x86_64 must refuse: with ENOSYS or EPERM, or by
 // killing the whole process. It is a subcommand of its own because of the
 // kill; "x32.start" shows the program got that far.
+// sendfdsMain tries to pass a descriptor out of the sandbox over the socket
+// the host gave as fd 3, from every descriptor number up to MAX: a filter
+// that allowed sendmsg on one number (the old listener handover) would let
+// "dup2(3, N); sendmsg(N, SCM_RIGHTS)" through.
+func sendfdsMain(args []string) {
+	maxFD := 40
+	if len(args) > 0 {
+		if n, err := strconv.Atoi(args[0]); err == nil {
+			maxFD = n
+		}
+	}
+	for n := 3; n <= maxFD; n++ {
+		name := "sendmsg.fd" + strconv.Itoa(n)
+		if n != 3 {
+			if err := unix.Dup3(3, n, 0); err != nil {
+				report(name, "error dup3: "+errnoName(asErrno(err)))
+				continue
+			}
+		}
+		payload := []byte("escaped-via-fd-" + strconv.Itoa(n))
+		iov := unix.Iovec{Base: &payload[0]}
+		iov.SetLen(len(payload))
+		rights := unix.UnixRights(0)
+		msg := unix.Msghdr{Iov: &iov, Iovlen: 1, Control: &rights[0]}
+		msg.SetControllen(len(rights))
+		_, _, e := unix.RawSyscall(unix.SYS_SENDMSG, uintptr(n), uintptr(unsafe.Pointer(&msg)), 0)
+		report(name, errResult(e))
+		if n != 3 {
+			unix.Close(n)
+		}
+	}
+	report("done", "ok")
+}
+
+// syscallMain makes each raw system call with zero arguments, for the
+// calls newer than the libraries (statmount 457 ... file_setattr 469).
+func syscallMain(args []string) {
+	report("syscall.start", "ok")
+	for _, a := range args {
+		nr, err := strconv.Atoi(a)
+		if err != nil {
+			report("syscall."+a, "error not a number")
+			continue
+		}
+		_, _, e := unix.RawSyscall6(uintptr(nr), 0, 0, 0, 0, 0, 0)
+		report("syscall."+a, errResult(e))
+	}
+	report("done", "ok")
+}
+
 func x32Main() {
 	report("x32.start", "ok")
 	if runtime.GOARCH != "amd64" {
