@@ -61,7 +61,7 @@ CLIENT_RUNTIME ?= $(CURDIR)/$(BIN)
 # test-clients: podman, containerd (ctr) and Kubernetes' CRI (crictl).
 test-clients: build
 	RUNTIME=$(CLIENT_RUNTIME) bats --timing --print-output-on-failure \
-		tests/clients/podman.bats tests/clients/containerd.bats tests/clients/cri.bats
+		tests/clients/harness.bats tests/clients/podman.bats tests/clients/containerd.bats tests/clients/cri.bats
 
 # test-oci: the OCI runtime-tools validation suite with runc, crun and
 # CLIENT_RUNTIME; fails on any failure not in tests/clients/oci/expected-failures.

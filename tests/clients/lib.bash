@@ -189,15 +189,17 @@ runtime_state_left() {
 # marked_procs prints the processes that belong to this run: those with
 # CLIENTS_MARK=$RUNID in their environment or $W on their command line.
 marked_procs() {
-	local p pid cmd
-	for p in /proc/[0-9]*; do
-		pid="${p#/proc/}"
+	local f pid
+	{
+		grep -lzx -- "CLIENTS_MARK=$RUNID" /proc/[0-9]*/environ 2>/dev/null
+		grep -laF -- "$W" /proc/[0-9]*/cmdline 2>/dev/null
+	} | sed -n 's|^/proc/\([0-9]*\)/.*|\1|p' | sort -un | while read -r pid; do
+		# Not this shell, nor the grep that just read its own files.
 		[ "$pid" = "$$" ] || [ "$pid" = "$BASHPID" ] && continue
-		cmd="$({ tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null)" || continue
-		if [[ "$cmd" == *"$W"* ]] || grep -qzx "CLIENTS_MARK=$RUNID" "$p/environ" 2>/dev/null; then
-			echo "process $pid: $cmd"
-		fi
+		f="$({ tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null)" || continue
+		[ -n "$f" ] && [[ "$f" != "grep "* ]] && echo "process $pid: $f"
 	done
+	return 0
 }
 
 # mounts_under DIR prints the mount points at or below DIR, deepest first.

@@ -61,9 +61,11 @@ teardown_file() {
 	fi
 }
 
-# pm runs podman with this run's configuration and RUNTIME's wrapper.
+# pm runs podman with this run's configuration and RUNTIME's wrapper, from
+# $W: conmon writes a file "oom" into its working directory when a
+# container is OOM-killed.
 pm() {
-	timeout -k 5 "${PM_TIMEOUT:-90}" podman --runtime "$RT" "$@"
+	(cd "$W" && timeout -k 5 "${PM_TIMEOUT:-90}" podman --runtime "$RT" "$@")
 }
 
 # prun runs `podman run` with the run's cgroup parent and process marker.

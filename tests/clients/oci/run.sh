@@ -3,6 +3,7 @@
 # one run, compared with an explicit list of expected failures.
 #
 #   tests/clients/oci/run.sh [LABEL=RUNTIME ...]
+#   tests/clients/oci/run.sh --report LABEL...   (re-judge the saved results)
 #
 # Default: runc=/usr/sbin/runc crun=/usr/bin/crun plugbox=bin/plugbox.
 # Every validation program runs once per runtime, with RUNTIME set to a
@@ -20,8 +21,6 @@
 # directory /run/clients-oci-XXXXXX that is removed at the end; the runner
 # moves itself into a cgroup of that name, so the suite's relative and
 # default cgroups land below it.
-set -euo pipefail
-
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=../lib.bash
 . "$HERE/../lib.bash"
@@ -253,7 +252,7 @@ is_expected() {
 
 # run_pass LABEL REAL runs every validation program with runtime REAL.
 run_pass() {
-	local label="$1" real="$2" out root wrapper prog name rc start
+	local label="$1" real="$2" out root wrapper prog name rc start t0
 	out="$W/$label"
 	root="$W/state-$label"
 	mkdir -p "$out" "$root" "$W/tmp"
@@ -264,9 +263,11 @@ run_pass() {
 		name="$(basename "$prog")"
 		[[ "$name" =~ ${OCI_ONLY:-.} ]] || continue
 		rc=0
+		t0="$(date +%s%N)"
 		(cd "$SUITE" && RUNTIME="$wrapper" TMPDIR="$W/tmp" timeout -k 5 "$PROGRAM_TIMEOUT" "$prog" \
 			>"$out/$name.out" 2>"$out/$name.err" </dev/null) || rc=$?
 		echo "$rc" >"$out/$name.rc"
+		echo "$((($(date +%s%N) - t0) / 1000000))" >"$out/$name.ms"
 		side_effects "$label" "$real" "$root" >"$out/$name.fx" 2>&1
 		tap_results "$out/$name.out" >"$out/$name.tap"
 	done
@@ -407,6 +408,27 @@ main() {
 	return "$rc"
 }
 
+# report_saved LABEL... judges the results of the last run, saved under
+# CLIENTS_LOG_DIR/oci, against the current expected-failures.
+report_saved() {
+	local label rc=0
+	W="$(mktemp -d)"
+	for label in "$@"; do
+		cp -r "$CLIENTS_LOG_DIR/oci/$label" "$W/$label" || die "no saved results for $label"
+	done
+	report "$@" || rc=1
+	rm -rf "$W"
+	return "$rc"
+}
+
+# Sourced (harness.bats), only the functions are wanted.
+[[ "${BASH_SOURCE[0]}" == "$0" ]] || return 0
+set -euo pipefail
+if [ "${1:-}" = --report ]; then
+	shift
+	report_saved "$@"
+	exit
+fi
 if [ "${1:-}" = __pass ]; then
 	# Internal: one pass inside a private mount namespace (crun_pass).
 	W="$4"
