@@ -274,27 +274,33 @@ run_pass() {
 	echo "$((SECONDS - start))" >"$out/seconds"
 }
 
-# ns_pass LABEL REAL runs run_pass in a private mount namespace in which
-# the hugetlb cgroup hierarchy is mounted: crun 1.8 refuses to run without
-# it, this VM does not mount it, and the hugetlb tests need it. Every
-# runtime runs this way, so all see the same hierarchies. Nothing is mounted
-# on the host; /sys/fs/cgroup/hugetlb is created there (an empty directory
-# on the cgroup tmpfs) only for the pass, if it was missing.
+# ns_pass LABEL REAL runs run_pass in a private mount namespace whose
+# /sys/fs/cgroup also has the hugetlb hierarchy: crun 1.8 refuses to run
+# without it, this VM does not mount it, and the hugetlb tests need it.
+# Every runtime runs this way, so all see the same hierarchies, and nothing
+# on the host changes (not even a directory on its cgroup tmpfs: other
+# tools take a directory there for a mounted hierarchy).
 ns_pass() {
-	local made=""
-	if ! hugetlb_mounted && [ ! -e /sys/fs/cgroup/hugetlb ]; then
-		mkdir /sys/fs/cgroup/hugetlb
-		made=1
-	fi
-	unshare --mount --propagation private -- "$0" __pass "$1" "$2" "$W" "$RUNID" hugetlb ||
+	unshare --mount --propagation private -- "$0" __pass "$1" "$2" "$W" "$RUNID" ||
 		echo "oci: the $1 pass failed" >&2
-	if [ -n "$made" ]; then
-		rmdir /sys/fs/cgroup/hugetlb || echo "oci: could not remove /sys/fs/cgroup/hugetlb" >&2
-	fi
 }
 
-hugetlb_mounted() {
-	awk '$5 == "/sys/fs/cgroup/hugetlb" { found = 1 } END { exit !found }' /proc/self/mountinfo
+# ns_cgroups builds, inside the private namespace, a new /sys/fs/cgroup: a
+# tmpfs holding bind mounts of the host's hierarchies plus hugetlb.
+ns_cgroups() {
+	local new="$W/cgroup-ns" d
+	mkdir "$new"
+	mount -t tmpfs -o mode=0755 cgroup-ns "$new"
+	for d in $(awk '$5 ~ "^/sys/fs/cgroup/[^/]+$" && ($9 == "cgroup" || $9 == "cgroup2") { print $5 }' /proc/self/mountinfo); do
+		mkdir "$new/${d##*/}"
+		mount --bind "$d" "$new/${d##*/}"
+	done
+	if [ ! -d "$new/hugetlb" ]; then
+		mkdir "$new/hugetlb"
+		mount -t cgroup -o hugetlb cgroup "$new/hugetlb"
+	fi
+	mount --move "$new" /sys/fs/cgroup
+	rmdir "$new"
 }
 
 # report prints the per-program table and the verdicts; it returns 1 when a
@@ -433,9 +439,7 @@ if [ "${1:-}" = __pass ]; then
 	W="$4"
 	RUNID="$5"
 	export W RUNID
-	if [ "${6:-}" = hugetlb ] && ! hugetlb_mounted; then
-		mount -t cgroup -o hugetlb cgroup /sys/fs/cgroup/hugetlb
-	fi
+	ns_cgroups
 	# The hugetlb hierarchy may hold others' cgroups: afterwards remove only
 	# the ones that appeared during the pass.
 	find /sys/fs/cgroup/hugetlb -type d | sort >"$W/hugetlb-before"
