@@ -161,6 +161,13 @@ func (r *Recorder) Call(e Event, now time.Time) {
 // Retract takes back the latest Call: the kernel did not take its answer
 // (ENOENT), because a signal interrupted the caller, which will make the
 // call again, or because the caller died.
+//
+// One race it cannot see: a signal that wakes the caller while the answer
+// is being sent. The kernel accepts the answer, then finds the caller
+// interrupted, drops the answer and restarts the call, which arrives as a
+// new notification. That call is counted twice, so the log's counts can
+// exceed the calls a plugin saw by the number of such races; never fall
+// short of them.
 func (r *Recorder) Retract() {
 	p, ok := r.pending[r.last.key]
 	if !ok {
@@ -195,7 +202,8 @@ func (r *Recorder) Tick(now time.Time) {
 		if p.count > 0 {
 			r.emitRepeats(p, now, false)
 			p.windowStart = now
-		} else if !r.learning {
+		} else if !r.learning && p.absorb == 0 {
+			// (with absorb > 0, an interrupted call's retry is owed)
 			delete(r.pending, k)
 		}
 	}

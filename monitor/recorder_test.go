@@ -263,6 +263,25 @@ func TestRecorderRetractedCallsAreNotCountedTwice(t *testing.T) {
 	}
 }
 
+func TestRecorderKeepsAnOwedRetryPastItsWindow(t *testing.T) {
+	w := openTestLog(t, 1<<20)
+	r := NewRecorder(w, Violations, "c", DefaultLimits, t0)
+	// Interrupted before its answer; a window ends before the retry comes
+	// (the caller ran its signal handler slowly). The retry is still the
+	// call the line stands for.
+	r.Call(call(7, 0), t0)
+	r.Retract()
+	later := t0.Add(2 * DefaultLimits.Window)
+	r.Tick(later)
+	r.Call(call(7, 0), later)
+	r.Close(later)
+	events, notices := records(t, w)
+	logged, _, _ := accounted(events, notices)
+	if c := r.Counters(); c.Calls != 1 || logged != 1 {
+		t.Errorf("counters %+v, log accounts for %d calls; the plugin made 1", c, logged)
+	}
+}
+
 func TestRecorderCountsWhatItCannotWrite(t *testing.T) {
 	full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
 	if err != nil {
