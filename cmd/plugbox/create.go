@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/urfave/cli/v2"
 
 	"github.com/plugbox/plugbox/bundle"
@@ -38,6 +39,7 @@ var createFlags = []cli.Flag{
 	&cli.BoolFlag{Name: "no-pivot", Usage: "do not use pivot_root (for a rootfs on a ramdisk)"},
 	&cli.IntFlag{Name: "preserve-fds", Usage: "pass N descriptors beyond stdio (3 .. 3+N-1) to the process"},
 	&cli.BoolFlag{Name: "no-new-keyring", Usage: "accepted for runc compatibility", Hidden: true},
+	&cli.DurationFlag{Name: "timeout", Usage: "wall-clock limit of the plugin from its start, e.g. 30s; replaces the bundle's (annotation " + bundle.AnnotationTimeout + ")"},
 }
 
 // createContainer loads the --bundle, validates it and creates the container
@@ -65,6 +67,9 @@ func createContainer(ctx *cli.Context, foreground bool) (sandbox.Container, erro
 	if names, ok := spec.Annotations[bundle.AnnotationFDNames]; ok && len(strings.Split(names, ":")) != n {
 		return nil, fmt.Errorf("--preserve-fds %d: the bundle's config.json expects %d descriptor(s) (annotation %s: %q); pass exactly those, from fd 3 on", n, len(strings.Split(names, ":")), bundle.AnnotationFDNames, names)
 	}
+	if err := overrideTimeout(ctx, spec); err != nil {
+		return nil, err
+	}
 	pidFile := ctx.String("pid-file")
 	if pidFile != "" {
 		if pidFile, err = filepath.Abs(pidFile); err != nil {
@@ -87,4 +92,21 @@ func createContainer(ctx *cli.Context, foreground bool) (sandbox.Container, erro
 		Monitor:         spec.Annotations[bundle.AnnotationMonitor],
 		RootlessCgroups: rootlessCgroups(ctx),
 	})
+}
+
+// overrideTimeout applies --timeout: the caller's wall-clock limit replaces
+// the one in the bundle's config.json.
+func overrideTimeout(ctx *cli.Context, spec *specs.Spec) error {
+	if !ctx.IsSet("timeout") {
+		return nil
+	}
+	d := ctx.Duration("timeout")
+	if d <= 0 {
+		return fmt.Errorf("--timeout %s: must be a positive duration such as 30s", d)
+	}
+	if spec.Annotations == nil {
+		spec.Annotations = map[string]string{}
+	}
+	spec.Annotations[bundle.AnnotationTimeout] = d.String()
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -18,49 +19,129 @@ import (
 // and exits with the process's status (128+N when killed by signal N), then
 // deletes the container unless --keep.
 var runCommand = &cli.Command{
-	Name:      "run",
-	Usage:     "create and start a container, and wait for it unless --detach",
-	ArgsUsage: "ID",
+	Name:        "run",
+	Usage:       "create and start a container, and wait for it unless --detach",
+	ArgsUsage:   "ID",
+	Description: holdHelp + "\n\n   " + statusHelp,
 	Flags: append([]cli.Flag{
 		bundleFlag,
 		&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "do not wait for the process"},
 		&cli.BoolFlag{Name: "keep", Usage: "keep the stopped container (foreground only); delete it later"},
 		&cli.StringFlag{Name: "console-socket", Usage: "with --detach: AF_UNIX socket that receives the pty master"},
+		holdFlag,
+		statusFileFlag,
 	}, createFlags...),
 	Action: func(ctx *cli.Context) error {
-		foreground := !ctx.Bool("detach")
-		c, err := createContainer(ctx, foreground)
+		rec, err := newStatusRecorder(ctx)
 		if err != nil {
 			return err
 		}
-		if err := c.Start(); err != nil {
-			_ = c.Delete(true)
-			return err
-		}
-		if !foreground {
-			return nil
-		}
-		stopTimer, err := enforceTimeout(c)
-		if err != nil {
-			_ = c.Delete(true)
-			return err
-		}
-		status, err := c.Wait()
-		stopTimer()
-		reportViolations(ctx, c.ID())
-		if !ctx.Bool("keep") {
-			if derr := c.Delete(true); derr != nil && err == nil {
-				err = derr
-			}
-		}
-		if err != nil {
-			return err
-		}
-		if status != 0 {
-			return exitCode(status)
-		}
-		return nil
+		return rec.finish(runContainer(ctx, rec))
 	},
+}
+
+// runContainer is run's work; rec, when not nil, records how it ended.
+func runContainer(ctx *cli.Context, rec *statusRecorder) error {
+	foreground := !ctx.Bool("detach")
+	hold, err := openHold(ctx)
+	if err != nil {
+		return err
+	}
+	defer hold.close()
+	c, err := createContainer(ctx, foreground)
+	if err != nil {
+		return err
+	}
+	if hold != nil && !hold.created() {
+		// The caller let go before the start: nothing ran.
+		return c.Delete(true)
+	}
+	if err := c.Start(); err != nil {
+		_ = c.Delete(true)
+		return err
+	}
+	if !foreground {
+		return nil
+	}
+	var end killReason
+	kill := func(reason, detail string) {
+		end.set(reason, detail)
+		if rec == nil {
+			fmt.Fprintf(os.Stderr, "plugbox: %s: %s: killing the plugin\n", c.ID(), detail)
+		}
+		_ = c.Signal(syscall.SIGKILL, true)
+	}
+	stopWatch := func() {}
+	if hold != nil {
+		hold.started()
+		stopWatch = hold.watch(func() { kill(reasonCancelled, "the --hold-fd caller closed its end") })
+	}
+	stopTimer, err := enforceTimeout(c, kill)
+	if err != nil {
+		stopWatch()
+		_ = c.Delete(true)
+		return err
+	}
+	status, err := c.Wait()
+	stopTimer()
+	stopWatch()
+	if err == nil {
+		err = recordEnd(ctx, rec, c.ID(), status, &end)
+	}
+	if !ctx.Bool("keep") {
+		if derr := c.Delete(true); derr != nil && err == nil {
+			err = derr
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if status != 0 {
+		return exitCode(status)
+	}
+	return nil
+}
+
+// killReason is why plugbox killed the plugin, set at most once.
+type killReason struct {
+	mu             sync.Mutex
+	reason, detail string
+}
+
+func (k *killReason) set(reason, detail string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.reason == "" {
+		k.reason, k.detail = reason, detail
+	}
+}
+
+func (k *killReason) get() (reason, detail string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.reason, k.detail
+}
+
+// recordEnd reports how the plugin ended: to --status-file when rec is set,
+// else as a summary line on stderr.
+func recordEnd(ctx *cli.Context, rec *statusRecorder, id string, status int, end *killReason) error {
+	if rec == nil {
+		reportViolations(ctx, id)
+		return nil
+	}
+	reason, detail := end.get()
+	switch {
+	case reason != "":
+	case status > 128:
+		reason = reasonSignaled
+	default:
+		reason = reasonExited
+	}
+	denied, err := deniedCalls(ctx.String("root"), id)
+	if err != nil {
+		detail = strings.TrimPrefix(detail+"; ", "; ") + "violation log: " + err.Error()
+	}
+	return rec.ended(status, reason, detail, denied)
 }
 
 // reportViolations prints a one-line summary of the calls the seccomp
@@ -83,10 +164,10 @@ func reportViolations(ctx *cli.Context, id string) {
 	fmt.Fprintf(os.Stderr, "plugbox: %s: seccomp denied %d system call(s): %s (details: %s)\n", id, total, strings.Join(names, ", "), where)
 }
 
-// enforceTimeout kills every process of the container when the wall-clock
-// limit of annotation org.plugbox.timeout passes. It returns the function
-// that cancels the timer.
-func enforceTimeout(c sandbox.Container) (stop func(), err error) {
+// enforceTimeout calls kill when the wall-clock limit of annotation
+// org.plugbox.timeout passes. It returns the function that cancels the
+// timer.
+func enforceTimeout(c sandbox.Container, kill func(reason, detail string)) (stop func(), err error) {
 	st, err := c.State()
 	if err != nil {
 		return nil, err
@@ -100,8 +181,7 @@ func enforceTimeout(c sandbox.Container) (stop func(), err error) {
 		return nil, fmt.Errorf("config.json: annotation %s: %q is not a positive duration such as \"30s\"", bundle.AnnotationTimeout, raw)
 	}
 	timer := time.AfterFunc(limit, func() {
-		fmt.Fprintf(os.Stderr, "plugbox: %s: wall-clock limit %s exceeded: killing the plugin\n", c.ID(), limit)
-		_ = c.Signal(syscall.SIGKILL, true)
+		kill(reasonTimeout, fmt.Sprintf("wall-clock limit %s exceeded", limit))
 	})
 	return func() { timer.Stop() }, nil
 }

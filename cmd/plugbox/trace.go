@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/urfave/cli/v2"
@@ -32,70 +33,114 @@ var traceCommand = &cli.Command{
 		bundleFlag,
 		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the learned linux.seccomp JSON here (default: standard output)"},
 		&cli.BoolFlag{Name: "apply", Usage: "also replace linux.seccomp in the bundle's config.json with the learned profile"},
+		&cli.IntFlag{Name: "preserve-fds", Usage: "pass N descriptors beyond stdio (3 .. 3+N-1) to the plugin"},
+		holdFlag,
+		statusFileFlag,
 	},
+	Description: `--hold-fd N names a stream socket inherited on descriptor N (after the
+   --preserve-fds descriptors): end-of-file on it kills the plugin, and trace
+   then fails without writing a profile.
+
+   ` + statusHelp + `
+   For trace the record also has "learned": {"groups", "extra", "network",
+   "distinct"}; "violations" is absent.`,
 	Action: func(ctx *cli.Context) error {
-		dir, err := filepath.Abs(ctx.String("bundle"))
+		rec, err := newStatusRecorder(ctx)
 		if err != nil {
 			return err
 		}
-		spec, err := bundle.Load(dir)
-		if err != nil {
-			return err
-		}
-		if ctx.NArg() > 0 {
-			spec.Process.Args = ctx.Args().Slice()
-		}
-		learning, err := seccompgen.Generate(seccompgen.Options{Groups: []string{"base"}})
-		if err != nil {
-			return err
-		}
-		if spec.Linux == nil {
-			spec.Linux = &specs.Linux{}
-		}
-		spec.Linux.Seccomp = learning
-		b, err := backend(ctx)
-		if err != nil {
-			return err
-		}
-		id := "trace-" + strconv.Itoa(os.Getpid())
-		c, err := b.Create(sandbox.CreateOptions{ID: id, Bundle: dir, Spec: spec, Foreground: true, Monitor: string(monitor.Learning)})
-		if err != nil {
-			return err
-		}
-		defer func() { _ = c.Delete(true) }()
-		if err := c.Start(); err != nil {
-			return err
-		}
-		status, err := c.Wait()
-		if err != nil {
-			return err
-		}
-		observed, err := readObserved(sandbox.ViolationLog(ctx.String("root"), id))
-		if err != nil {
-			return err
-		}
-		opts, err := seccompgen.Minimize(observed)
-		if err != nil {
-			return err
-		}
-		opts.OnViolation = violationOf(spec)
-		profile, err := seccompgen.Generate(opts)
-		if err != nil {
-			return err
-		}
+		return rec.finish(trace(ctx, rec))
+	},
+}
+
+// trace is trace's work; rec, when not nil, records what was learned.
+func trace(ctx *cli.Context, rec *statusRecorder) error {
+	dir, err := filepath.Abs(ctx.String("bundle"))
+	if err != nil {
+		return err
+	}
+	spec, err := bundle.Load(dir)
+	if err != nil {
+		return err
+	}
+	if ctx.NArg() > 0 {
+		spec.Process.Args = ctx.Args().Slice()
+	}
+	learning, err := seccompgen.Generate(seccompgen.Options{Groups: []string{"base"}})
+	if err != nil {
+		return err
+	}
+	if spec.Linux == nil {
+		spec.Linux = &specs.Linux{}
+	}
+	spec.Linux.Seccomp = learning
+	b, err := backend(ctx)
+	if err != nil {
+		return err
+	}
+	n := ctx.Int("preserve-fds")
+	if names, ok := spec.Annotations[bundle.AnnotationFDNames]; ok && len(strings.Split(names, ":")) != n {
+		return fmt.Errorf("--preserve-fds %d: the bundle's config.json expects %d descriptor(s) (annotation %s: %q); pass exactly those, from fd 3 on", n, len(strings.Split(names, ":")), bundle.AnnotationFDNames, names)
+	}
+	hold, err := openHold(ctx)
+	if err != nil {
+		return err
+	}
+	defer hold.close()
+	id := "trace-" + strconv.Itoa(os.Getpid())
+	c, err := b.Create(sandbox.CreateOptions{ID: id, Bundle: dir, Spec: spec, Foreground: true, PreserveFDs: n, Monitor: string(monitor.Learning)})
+	if err != nil {
+		return err
+	}
+	defer func() { _ = c.Delete(true) }()
+	if err := c.Start(); err != nil {
+		return err
+	}
+	cancelled := false
+	stopWatch := func() {}
+	if hold != nil {
+		stopWatch = hold.watch(func() {
+			cancelled = true
+			_ = c.Signal(syscall.SIGKILL, true)
+		})
+	}
+	status, err := c.Wait()
+	stopWatch()
+	if err != nil {
+		return err
+	}
+	if cancelled {
+		return fmt.Errorf("trace: the --hold-fd caller closed its end: the plugin was killed and nothing was learned")
+	}
+	observed, err := readObserved(sandbox.ViolationLog(ctx.String("root"), id))
+	if err != nil {
+		return err
+	}
+	opts, err := seccompgen.Minimize(observed)
+	if err != nil {
+		return err
+	}
+	opts.OnViolation = violationOf(spec)
+	profile, err := seccompgen.Generate(opts)
+	if err != nil {
+		return err
+	}
+	if rec == nil { // else the status file says it
 		fmt.Fprintf(os.Stderr, "plugbox: trace: plugin exited with status %d; %d distinct calls beyond \"base\"; learned groups [%s], extra calls [%s], network %s\n",
 			status, len(observed), strings.Join(opts.Groups, " "), strings.Join(opts.Extra, " "), opts.Network)
 		if status != 0 {
 			fmt.Fprintln(os.Stderr, "plugbox: trace: warning: the plugin failed, so the profile may miss calls of the paths it did not reach")
 		}
-		if err := writeProfile(ctx.String("output"), profile); err != nil {
+	}
+	if err := writeProfile(ctx.String("output"), profile); err != nil {
+		return err
+	}
+	if ctx.Bool("apply") {
+		if err := applyProfile(dir, profile); err != nil {
 			return err
 		}
-		if ctx.Bool("apply") {
-			return applyProfile(dir, profile)
-		}
-		return nil
-	},
+	}
+	return rec.learned(status, learnedSummary{Groups: opts.Groups, Extra: opts.Extra, Network: opts.Network, Distinct: len(observed)})
 }
 
 // readObserved turns the monitor's log into distinct observed calls.
