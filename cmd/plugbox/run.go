@@ -10,7 +10,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/plugbox/plugbox/bundle"
 	"github.com/plugbox/plugbox/monitor"
 	"github.com/plugbox/plugbox/sandbox"
 )
@@ -48,7 +47,7 @@ func runContainer(ctx *cli.Context, rec *statusRecorder) error {
 		return err
 	}
 	defer hold.close()
-	c, err := createContainer(ctx, foreground)
+	c, ann, err := createContainer(ctx, foreground)
 	if err != nil {
 		return err
 	}
@@ -76,12 +75,7 @@ func runContainer(ctx *cli.Context, rec *statusRecorder) error {
 		hold.started()
 		stopWatch = hold.watch(func() { kill(reasonCancelled, "the --hold-fd caller closed its end") })
 	}
-	stopTimer, err := enforceTimeout(c, kill)
-	if err != nil {
-		stopWatch()
-		_ = c.Delete(true)
-		return err
-	}
+	stopTimer := enforceTimeout(ann.Timeout, kill)
 	status, err := c.Wait()
 	stopTimer()
 	stopWatch()
@@ -164,24 +158,15 @@ func reportViolations(ctx *cli.Context, id string) {
 	fmt.Fprintf(os.Stderr, "plugbox: %s: seccomp denied %d system call(s): %s (details: %s)\n", id, total, strings.Join(names, ", "), where)
 }
 
-// enforceTimeout calls kill when the wall-clock limit of annotation
-// org.plugbox.timeout passes. It returns the function that cancels the
-// timer.
-func enforceTimeout(c sandbox.Container, kill func(reason, detail string)) (stop func(), err error) {
-	st, err := c.State()
-	if err != nil {
-		return nil, err
-	}
-	raw, ok := st.Annotations[bundle.AnnotationTimeout]
-	if !ok {
-		return func() {}, nil
-	}
-	limit, err := time.ParseDuration(raw)
-	if err != nil || limit <= 0 {
-		return nil, fmt.Errorf("config.json: annotation %s: %q is not a positive duration such as \"30s\"", bundle.AnnotationTimeout, raw)
+// enforceTimeout calls kill when the wall-clock limit (annotation
+// org.plugbox.timeout, or --timeout; 0: none) passes. It returns the
+// function that cancels the timer.
+func enforceTimeout(limit time.Duration, kill func(reason, detail string)) (stop func()) {
+	if limit <= 0 {
+		return func() {}
 	}
 	timer := time.AfterFunc(limit, func() {
 		kill(reasonTimeout, fmt.Sprintf("wall-clock limit %s exceeded", limit))
 	})
-	return func() { timer.Stop() }, nil
+	return func() { timer.Stop() }
 }
