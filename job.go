@@ -69,8 +69,13 @@ type Result struct {
 	// (e.g. "wall-clock limit 10s exceeded").
 	Detail string
 	// Violations are the system calls the seccomp profile denied, in the
-	// order they happened.
+	// order they happened; runs of identical calls are one Violation with
+	// a Count.
 	Violations []Violation
+	// Incomplete says in one line why Violations may miss denied calls
+	// (the violation log's rate or size limit, a monitor that died); ""
+	// when they are all there.
+	Incomplete string
 }
 
 // Values of Result.Reason.
@@ -96,8 +101,10 @@ type Violation struct {
 	Pid int `json:"pid"`
 	// Time is when the monitor saw it.
 	Time time.Time `json:"time"`
-	// Count is how many identical calls this record stands for (at least 1).
-	Count int `json:"count"`
+	// Count is how many identical calls this record stands for (at least
+	// 1); Last is when the last of them was made, if more than one.
+	Count int       `json:"count"`
+	Last  time.Time `json:"last"`
 }
 
 // Error is a failure of plugbox itself, as opposed to the plugin's exit
@@ -185,6 +192,7 @@ type status struct {
 	Reason     string         `json:"reason"`
 	Detail     string         `json:"detail"`
 	Violations []rawRecord    `json:"violations"`
+	Incomplete string         `json:"violationsIncomplete"`
 	Learned    *learnedStatus `json:"learned"`
 	Error      string         `json:"error"`
 }
@@ -197,11 +205,12 @@ type learnedStatus struct {
 	Distinct int      `json:"distinct"`
 }
 
-// rawRecord is a violation-log record: a Violation, and the monitor's
-// verdict on it.
+// rawRecord is a violation-log record: a Violation and the monitor's
+// verdict on it, or a notice about the log itself.
 type rawRecord struct {
 	Violation
 	Action string `json:"action"`
+	Notice string `json:"notice"`
 }
 
 // readStatus reads a status file; a missing one is (nil, nil).
@@ -224,7 +233,7 @@ func readStatus(path string) (*status, error) {
 func violations(recs []rawRecord) []Violation {
 	var out []Violation
 	for _, r := range recs {
-		if r.Action != "" && r.Action != "denied" {
+		if r.Notice != "" || r.Syscall == "" || (r.Action != "" && r.Action != "denied") {
 			continue
 		}
 		v := r.Violation
@@ -245,6 +254,7 @@ func (st *status) result(id string) *Result {
 		Reason:     st.Reason,
 		Detail:     st.Detail,
 		Violations: violations(st.Violations),
+		Incomplete: st.Incomplete,
 	}
 }
 

@@ -95,7 +95,9 @@ func TestStatusDecoding(t *testing.T) {
 	write(`{"exitCode":137,"signal":"SIGKILL","reason":"timeout","detail":"wall-clock limit 1s exceeded",
 	  "violations":[{"syscall":"ptrace","nr":101,"arch":"amd64","args":[0,0,0,0,0,0],"pid":7,"action":"denied"},
 	                {"syscall":"openat","action":"allowed"},
-	                {"syscall":"mount","count":3}],"unknown":1}`)
+	                {"syscall":"mount","count":3},
+	                {"notice":"dropped","action":"denied","count":9,"calls":{"mount":9}}],
+	  "violationsIncomplete":"9 denied call(s) only counted","unknown":1}`)
 	res, err := s.collect(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -104,7 +106,10 @@ func TestStatusDecoding(t *testing.T) {
 		t.Errorf("result %+v", res)
 	}
 	if len(res.Violations) != 2 || res.Violations[0].Syscall != "ptrace" || res.Violations[0].Count != 1 || res.Violations[1].Count != 3 {
-		t.Errorf("violations %+v: want ptrace (count 1) and mount (count 3), not the allowed call", res.Violations)
+		t.Errorf("violations %+v: want ptrace (count 1) and mount (count 3), not the allowed call nor the notice", res.Violations)
+	}
+	if res.Incomplete != "9 denied call(s) only counted" {
+		t.Errorf("Incomplete %q", res.Incomplete)
 	}
 
 	// plugbox failed after the plugin ended: both.

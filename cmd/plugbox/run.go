@@ -117,56 +117,92 @@ func (k *killReason) get() (reason, detail string) {
 }
 
 // recordEnd reports how the plugin ended: to --status-file when rec is set,
-// else as a summary line on stderr.
+// else as lines on stderr (reportMonitor).
 func recordEnd(ctx *cli.Context, rec *statusRecorder, id string, status int, end *killReason) error {
 	if rec == nil {
-		reportViolations(ctx, id)
+		reportMonitor(ctx, id)
 		return nil
+	}
+	root := ctx.String("root")
+	var notes []string
+	report, err := sandbox.ReadMonitorReport(root, id, true)
+	if err != nil {
+		notes = append(notes, err.Error())
 	}
 	reason, detail := end.get()
 	switch {
 	case reason != "":
+	case report.End != nil && report.End.Cause == monitor.CauseTimeout:
+		reason, detail = reasonTimeout, report.End.Detail
 	case status > 128:
 		reason = reasonSignaled
 	default:
 		reason = reasonExited
 	}
-	denied, err := deniedCalls(ctx.String("root"), id)
+	denied, incomplete, err := deniedCalls(root, id)
 	if err != nil {
-		detail = strings.TrimPrefix(detail+"; ", "; ") + "violation log: " + err.Error()
+		notes = append(notes, "violation log: "+err.Error())
 	}
-	return rec.ended(status, reason, detail, denied)
+	if incomplete != "" {
+		notes = append(notes, incomplete)
+	}
+	if report.Problem != "" {
+		notes = append(notes, report.Problem)
+	}
+	return rec.ended(status, reason, detail, denied, strings.Join(notes, "; "))
 }
 
-// reportViolations prints a one-line summary of the calls the seccomp
-// profile denied, when the monitor logged any.
-func reportViolations(ctx *cli.Context, id string) {
-	f, err := os.Open(sandbox.ViolationLog(ctx.String("root"), id))
+// reportMonitor prints, after a foreground run, what the container's
+// monitor process knows: which limit ended the plugin, a one-line summary of
+// the calls the seccomp profile denied, and a warning when the violation log
+// is incomplete. It streams the log, whatever its size.
+func reportMonitor(ctx *cli.Context, id string) {
+	root := ctx.String("root")
+	report, err := sandbox.ReadMonitorReport(root, id, true)
 	if err != nil {
-		return
+		fmt.Fprintf(os.Stderr, "plugbox: %s: warning: %v\n", id, err)
 	}
-	defer f.Close()
-	events, _ := monitor.ReadLog(f)
-	names, total := monitor.Summary(events)
-	if total == 0 {
-		return
+	if report.End != nil {
+		fmt.Fprintf(os.Stderr, "plugbox: %s: %s: the plugin was killed\n", id, report.End.Detail)
 	}
-	where := "rerun with --keep, then 'plugbox violations " + id + "'"
-	if ctx.Bool("keep") {
-		where = "'plugbox violations " + id + "'"
+	if f, err := os.Open(sandbox.ViolationLog(root, id)); err == nil {
+		s, err := monitor.Summarize(f)
+		f.Close()
+		if err == nil && s.Denied > 0 {
+			names := strings.Join(s.Names, ", ")
+			if s.More > 0 {
+				names += fmt.Sprintf(" and %d more", s.More)
+			}
+			counted := ""
+			if s.Dropped > 0 {
+				counted = fmt.Sprintf("; %d of them only counted, beyond the log's rate or size limit", s.Dropped)
+			}
+			where := "rerun with --keep, then 'plugbox violations " + id + "'"
+			if ctx.Bool("keep") {
+				where = "'plugbox violations " + id + "'"
+			}
+			fmt.Fprintf(os.Stderr, "plugbox: %s: seccomp denied %d system call(s): %s (details: %s%s)\n", id, s.Denied, names, where, counted)
+		}
 	}
-	fmt.Fprintf(os.Stderr, "plugbox: %s: seccomp denied %d system call(s): %s (details: %s)\n", id, total, strings.Join(names, ", "), where)
+	if report.Problem != "" {
+		fmt.Fprintf(os.Stderr, "plugbox: %s: warning: %s\n", id, report.Problem)
+	}
 }
 
-// enforceTimeout calls kill when the wall-clock limit (annotation
-// org.plugbox.timeout, or --timeout; 0: none) passes. It returns the
-// function that cancels the timer.
+// enforceTimeout is a backstop for the wall-clock limit (annotation
+// org.plugbox.timeout, or --timeout; 0: none): where the backend's monitor
+// process enforces it (Linux), it calls kill timeoutBackstop later, only if
+// that process failed to. It returns the function that cancels the timer.
 func enforceTimeout(limit time.Duration, kill func(reason, detail string)) (stop func()) {
 	if limit <= 0 {
 		return func() {}
 	}
-	timer := time.AfterFunc(limit, func() {
-		kill(reasonTimeout, fmt.Sprintf("wall-clock limit %s exceeded", limit))
+	timer := time.AfterFunc(limit+timeoutBackstop, func() {
+		detail := fmt.Sprintf("wall-clock limit %s exceeded", limit)
+		if timeoutBackstop > 0 {
+			detail += " and the sandbox did not stop the plugin"
+		}
+		kill(reasonTimeout, detail)
 	})
 	return func() { timer.Stop() }
 }

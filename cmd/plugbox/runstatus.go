@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
@@ -22,7 +24,8 @@ var statusFileFlag = &cli.StringFlag{Name: "status-file", Usage: "write how the 
 // statusHelp describes the --status-file record, for the verbs' descriptions.
 const statusHelp = `--status-file FILE is written (atomically) once the plugin has ended:
    {"exitCode": N, "signal": "SIGKILL", "reason": "exited|signaled|timeout|cancelled",
-   "detail": "...", "violations": [denied calls, as 'violations --format json']}.
+   "detail": "...", "violations": [denied calls, as 'violations --format json'],
+   "violationsIncomplete": "why some denied calls are missing, if they are"}.
    When plugbox itself fails, it holds {"reason": "error", "error": "..."}
    instead (no exitCode; with "exitCode" too when the failure came after the
    plugin ended, e.g. a failed delete), the error is not repeated on stderr
@@ -50,6 +53,9 @@ type runStatus struct {
 	Detail string `json:"detail,omitempty"`
 	// Violations are the calls the seccomp profile denied.
 	Violations []monitor.Event `json:"violations,omitempty"`
+	// Incomplete says, in one line, why Violations may miss denied calls
+	// (the log's bounds, a monitor that died).
+	Incomplete string `json:"violationsIncomplete,omitempty"`
 	// Learned is trace's result.
 	Learned *learnedSummary `json:"learned,omitempty"`
 	// Error is plugbox's own failure.
@@ -84,11 +90,11 @@ func newStatusRecorder(ctx *cli.Context) (*statusRecorder, error) {
 }
 
 // ended records how the plugin ended: its wait status and why.
-func (r *statusRecorder) ended(status int, reason, detail string, violations []monitor.Event) error {
+func (r *statusRecorder) ended(status int, reason, detail string, violations []monitor.Event, incomplete string) error {
 	if r == nil {
 		return nil
 	}
-	st := &runStatus{ExitCode: &status, Reason: reason, Detail: detail, Violations: violations}
+	st := &runStatus{ExitCode: &status, Reason: reason, Detail: detail, Violations: violations, Incomplete: incomplete}
 	if status > 128 && status <= 128+64 {
 		st.Signal = unix.SignalName(syscall.Signal(status - 128))
 	}
@@ -146,23 +152,53 @@ type recordedError struct{ err error }
 func (e recordedError) Error() string { return e.err.Error() }
 func (e recordedError) Unwrap() error { return e.err }
 
-// deniedCalls reads the denied calls of container id's violation log; the
-// log is absent when nothing was denied or there is no monitor.
-func deniedCalls(root, id string) ([]monitor.Event, error) {
+// deniedCalls reads the denied calls of container id's violation log, one
+// record at a time (the log is bounded), and says in one line when they
+// are not all of them; the log is absent when nothing was denied or there
+// is no monitor.
+func deniedCalls(root, id string) (denied []monitor.Event, incomplete string, err error) {
 	f, err := os.Open(sandbox.ViolationLog(root, id))
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
+		return nil, "", nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	defer f.Close()
-	events, err := monitor.ReadLog(f)
-	var denied []monitor.Event
-	for _, e := range events {
-		if e.Action == "denied" {
-			denied = append(denied, e)
+	var dropped, lost uint64
+	rd := monitor.NewReader(f)
+	for {
+		rec, err := rd.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return denied, "", err
+		}
+		if n := rec.Notice; n != nil {
+			switch n.Kind {
+			case monitor.NoticeDropped:
+				if n.Action == "denied" {
+					dropped += n.Count
+				}
+			case monitor.NoticeLost:
+				lost += n.Count
+			}
+			continue
+		}
+		if rec.Event.Action == "denied" {
+			denied = append(denied, *rec.Event)
 		}
 	}
-	return denied, err
+	var notes []string
+	if dropped > 0 {
+		notes = append(notes, fmt.Sprintf("%d denied call(s) only counted, beyond the log's rate or size limit", dropped))
+	}
+	if lost > 0 {
+		notes = append(notes, fmt.Sprintf("%d call(s) never written", lost))
+	}
+	if m := rd.Malformed(); m > 0 {
+		notes = append(notes, fmt.Sprintf("%d damaged line(s) skipped", m))
+	}
+	return denied, strings.Join(notes, "; "), nil
 }
