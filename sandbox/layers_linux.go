@@ -15,7 +15,6 @@ import (
 	"github.com/opencontainers/runc/libcontainer"
 	"github.com/opencontainers/runc/libcontainer/configs"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"golang.org/x/sys/unix"
 
 	"github.com/plugbox/plugbox/bundle"
 	"github.com/plugbox/plugbox/monitor"
@@ -99,7 +98,7 @@ func planLayers(opts CreateOptions, root string) (*layerPlan, error) {
 		if seccompProfile == nil {
 			return nil, errors.New("the seccomp monitor needs a linux.seccomp profile in config.json (plugbox bundle init writes one)")
 		}
-		seccompProfile = routeToListener(seccompProfile, p.monitor)
+		seccompProfile = seccompgen.ForListener(seccompProfile, seccompgen.ListenerMode(p.monitor))
 		p.enforced.Monitor = opts.Monitor
 	}
 	authored := ann.Authored != ""
@@ -161,36 +160,6 @@ func shimReasons(landlock, monitor, authored bool) string {
 		why = append(why, "annotation "+bundle.AnnotationAuthored)
 	}
 	return strings.Join(why, ", ")
-}
-
-// routeToListener returns a copy of profile that sends calls to the seccomp
-// listener. Learning: seccompgen.WithNotify routes only the calls a
-// permission group could grant (the monitor lets them continue and records
-// them); DeniedAlways and dangerous argument patterns stay denied.
-// Enforcing ("violations"): the default action and every rule that answers
-// EPERM notify instead, and the monitor answers EPERM and logs each one, so
-// denials by argument (socket family, clone flags) are logged too. Calls
-// answered with another errno (ENOSYS for clone3) or killed keep their
-// action.
-func routeToListener(profile *specs.LinuxSeccomp, mode monitor.Mode) *specs.LinuxSeccomp {
-	if mode == monitor.Learning {
-		return seccompgen.WithNotify(profile, "", true)
-	}
-	out := *profile
-	isEPERM := func(action specs.LinuxSeccompAction, ret *uint) bool {
-		return action == specs.ActErrno && (ret == nil || *ret == uint(unix.EPERM))
-	}
-	if isEPERM(out.DefaultAction, out.DefaultErrnoRet) {
-		out.DefaultAction, out.DefaultErrnoRet = specs.ActNotify, nil
-	}
-	out.Syscalls = make([]specs.LinuxSyscall, len(profile.Syscalls))
-	for i, rule := range profile.Syscalls {
-		if isEPERM(rule.Action, rule.ErrnoRet) {
-			rule.Action, rule.ErrnoRet = specs.ActNotify, nil
-		}
-		out.Syscalls[i] = rule
-	}
-	return &out
 }
 
 // checkRootfsReachable reports a bundle that the container's root, mapped
