@@ -2,7 +2,6 @@ package plugbox
 
 import (
 	"fmt"
-	"os"
 	"runtime"
 
 	"github.com/plugbox/plugbox/bundle"
@@ -45,14 +44,7 @@ type AuthorOptions struct {
 // the host's process (package bundle is pure Go) and maps the sandbox's
 // ids for the calling user, as the CLI does.
 func Author(dir, exe string, m *Manifest, opts AuthorOptions) error {
-	init := bundle.InitOptions{
-		Spec: bundle.SpecOptions{
-			Rootless: os.Geteuid() != 0,
-			HostUID:  uint32(os.Geteuid()),
-			HostGID:  uint32(os.Getegid()),
-		},
-		AllowUntrustedFiles: opts.AllowUntrustedFiles,
-	}
+	init := bundle.InitOptions{Spec: bundle.CallerSpecOptions(), AllowUntrustedFiles: opts.AllowUntrustedFiles}
 	goos := opts.OS
 	if goos == "" {
 		goos = runtime.GOOS

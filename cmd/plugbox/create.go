@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"path/filepath"
-	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/urfave/cli/v2"
@@ -67,10 +66,8 @@ func createContainer(ctx *cli.Context, foreground bool) (sandbox.Container, *bun
 	if n < 0 {
 		return nil, nil, fmt.Errorf("--preserve-fds %d: must be 0 or more", n)
 	}
-	// A plugin bundle exports LISTEN_FDS for the descriptors its manifest
-	// names; passing another number would mislead the plugin.
-	if ann.FDNames != nil && len(ann.FDNames) != n {
-		return nil, nil, fmt.Errorf("--preserve-fds %d: the bundle's config.json expects %d descriptor(s) (annotation %s: %q); pass exactly those, from fd 3 on", n, len(ann.FDNames), bundle.AnnotationFDNames, strings.Join(ann.FDNames, ":"))
+	if err := ann.CheckFDs(n); err != nil {
+		return nil, nil, fmt.Errorf("--preserve-fds %d: %w", n, err)
 	}
 	if err := overrideTimeout(ctx, spec, ann); err != nil {
 		return nil, nil, err

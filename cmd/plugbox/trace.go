@@ -1,24 +1,20 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/urfave/cli/v2"
 
 	"github.com/plugbox/plugbox/bundle"
-	"github.com/plugbox/plugbox/monitor"
-	"github.com/plugbox/plugbox/sandbox"
-	"github.com/plugbox/plugbox/seccompgen"
-
-	"github.com/plugbox/plugbox/internal/atomicfile"
+	"github.com/plugbox/plugbox/learn"
 )
 
 // traceCommand is learning mode: it runs the plugin under a filter that
@@ -54,7 +50,8 @@ var traceCommand = &cli.Command{
 	},
 }
 
-// trace is trace's work; rec, when not nil, records what was learned.
+// trace is trace's work (package learn); rec, when not nil, records what
+// was learned.
 func trace(ctx *cli.Context, rec *statusRecorder) error {
 	dir, err := filepath.Abs(ctx.String("bundle"))
 	if err != nil {
@@ -64,131 +61,55 @@ func trace(ctx *cli.Context, rec *statusRecorder) error {
 	if err != nil {
 		return err
 	}
-	if ctx.NArg() > 0 {
-		spec.Process.Args = ctx.Args().Slice()
-	}
-	learning, err := seccompgen.Generate(seccompgen.Options{Groups: []string{"base"}})
+	ann, err := bundle.ParseAnnotations(spec.Annotations)
 	if err != nil {
-		return err
-	}
-	if spec.Linux == nil {
-		spec.Linux = &specs.Linux{}
-	}
-	spec.Linux.Seccomp = learning
-	b, err := backend(ctx)
-	if err != nil {
-		return err
+		return fmt.Errorf("%s: %w", dir, err)
 	}
 	n := ctx.Int("preserve-fds")
-	if names, ok := spec.Annotations[bundle.AnnotationFDNames]; ok && len(strings.Split(names, ":")) != n {
-		return fmt.Errorf("--preserve-fds %d: the bundle's config.json expects %d descriptor(s) (annotation %s: %q); pass exactly those, from fd 3 on", n, len(strings.Split(names, ":")), bundle.AnnotationFDNames, names)
+	if err := ann.CheckFDs(n); err != nil {
+		return fmt.Errorf("--preserve-fds %d: %w", n, err)
 	}
 	hold, err := openHold(ctx)
 	if err != nil {
 		return err
 	}
 	defer hold.close()
-	id := "trace-" + strconv.Itoa(os.Getpid())
-	c, err := b.Create(sandbox.CreateOptions{ID: id, Bundle: dir, Spec: spec, Foreground: true, PreserveFDs: n, Monitor: string(monitor.Learning)})
+	b, err := backend(ctx)
 	if err != nil {
 		return err
 	}
-	defer func() { _ = c.Delete(true) }()
-	if err := c.Start(); err != nil {
-		return err
-	}
-	cancelled := false
-	stopWatch := func() {}
+	run, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	if hold != nil {
-		stopWatch = hold.watch(func() {
-			cancelled = true
-			_ = c.Signal(syscall.SIGKILL, true)
-		})
+		defer hold.watch(cancel)()
 	}
-	status, err := c.Wait()
-	stopWatch()
+	res, err := learn.Run(run, b, learn.Options{
+		ID: "trace-" + strconv.Itoa(os.Getpid()), Root: ctx.String("root"),
+		Bundle: dir, Spec: spec, Args: ctx.Args().Slice(), PreserveFDs: n,
+	})
+	if errors.Is(err, learn.ErrCancelled) {
+		return fmt.Errorf("trace: the --hold-fd caller closed its end: %w", err)
+	}
 	if err != nil {
 		return err
 	}
-	if cancelled {
-		return fmt.Errorf("trace: the --hold-fd caller closed its end: the plugin was killed and nothing was learned")
-	}
-	observed, err := readObserved(sandbox.ViolationLog(ctx.String("root"), id))
-	if err != nil {
-		return err
-	}
-	opts, err := seccompgen.Minimize(observed)
-	if err != nil {
-		return err
-	}
-	opts.OnViolation = violationOf(spec)
-	profile, err := seccompgen.Generate(opts)
-	if err != nil {
-		return err
-	}
+	o := res.Options
 	if rec == nil { // else the status file says it
 		fmt.Fprintf(os.Stderr, "plugbox: trace: plugin exited with status %d; %d distinct calls beyond \"base\"; learned groups [%s], extra calls [%s], network %s\n",
-			status, len(observed), strings.Join(opts.Groups, " "), strings.Join(opts.Extra, " "), opts.Network)
-		if status != 0 {
+			res.Status, res.Distinct, strings.Join(o.Groups, " "), strings.Join(o.Extra, " "), o.Network)
+		if res.Status != 0 {
 			fmt.Fprintln(os.Stderr, "plugbox: trace: warning: the plugin failed, so the profile may miss calls of the paths it did not reach")
 		}
 	}
-	if err := writeProfile(ctx.String("output"), profile); err != nil {
+	if err := writeProfile(ctx.String("output"), res.Profile); err != nil {
 		return err
 	}
 	if ctx.Bool("apply") {
-		if err := applyProfile(dir, profile); err != nil {
+		if err := bundle.ApplySeccomp(dir, res.Profile); err != nil {
 			return err
 		}
 	}
-	return rec.learned(status, learnedSummary{Groups: opts.Groups, Extra: opts.Extra, Network: opts.Network, Distinct: len(observed)})
-}
-
-// readObserved turns the monitor's log into distinct observed calls,
-// reading it one record at a time. A log that misses calls (size cap, a
-// write failure) is an error: the profile learned from it would deny them.
-func readObserved(path string) ([]seccompgen.Observed, error) {
-	f, err := os.Open(path)
-	if os.IsNotExist(err) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	seen := map[seccompgen.Observed]bool{}
-	var out []seccompgen.Observed
-	rd := monitor.NewReader(f)
-	for {
-		rec, err := rd.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
-		if n := rec.Notice; n != nil {
-			if n.Kind == monitor.NoticeDropped || n.Kind == monitor.NoticeLost || n.Kind == monitor.NoticeMonitorDied {
-				return nil, fmt.Errorf("trace: the monitor could not record every call (%s), so a learned profile would deny some the plugin makes: %s", n.Kind, n.Message)
-			}
-			continue
-		}
-		o := seccompgen.Observed{Name: rec.Event.Syscall}
-		copy(o.Args[:], rec.Event.Args)
-		if !seen[o] {
-			seen[o] = true
-			out = append(out, o)
-		}
-	}
-	return out, nil
-}
-
-// violationOf keeps the bundle's choice of EPERM or kill for denied calls.
-func violationOf(spec *specs.Spec) string {
-	if spec.Linux != nil && spec.Linux.Seccomp != nil && spec.Linux.Seccomp.DefaultAction == specs.ActKillProcess {
-		return "kill"
-	}
-	return "errno"
+	return rec.learned(res.Status, learnedSummary{Groups: o.Groups, Extra: o.Extra, Network: o.Network, Distinct: res.Distinct})
 }
 
 func writeProfile(path string, profile *specs.LinuxSeccomp) error {
@@ -205,26 +126,4 @@ func writeProfile(path string, profile *specs.LinuxSeccomp) error {
 		return fmt.Errorf("--output: %w", err)
 	}
 	return nil
-}
-
-// applyProfile replaces linux.seccomp in dir/config.json, atomically.
-func applyProfile(dir string, profile *specs.LinuxSeccomp) error {
-	path := filepath.Join(dir, bundle.ConfigName)
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	spec, err := bundle.Decode(path, data)
-	if err != nil {
-		return err
-	}
-	if spec.Linux == nil {
-		spec.Linux = &specs.Linux{}
-	}
-	spec.Linux.Seccomp = profile
-	out, err := json.MarshalIndent(spec, "", "  ")
-	if err != nil {
-		return err
-	}
-	return atomicfile.Write(path, append(out, '\n'), 0o644)
 }
