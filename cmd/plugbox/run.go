@@ -139,17 +139,17 @@ func recordEnd(ctx *cli.Context, rec *statusRecorder, id string, status int, end
 	default:
 		reason = reasonExited
 	}
-	denied, incomplete, err := deniedCalls(root, id)
+	denied, err := monitor.ReadDenied(sandbox.ViolationLog(root, id))
 	if err != nil {
 		notes = append(notes, "violation log: "+err.Error())
 	}
-	if incomplete != "" {
+	if incomplete := denied.Incomplete(); incomplete != "" {
 		notes = append(notes, incomplete)
 	}
 	if report.Problem != "" {
 		notes = append(notes, report.Problem)
 	}
-	return rec.ended(status, reason, detail, denied, strings.Join(notes, "; "))
+	return rec.ended(status, reason, detail, denied.Events, strings.Join(notes, "; "))
 }
 
 // reportMonitor prints, after a foreground run, what the container's
@@ -165,24 +165,16 @@ func reportMonitor(ctx *cli.Context, id string) {
 	if report.End != nil {
 		fmt.Fprintf(os.Stderr, "plugbox: %s: %s: the plugin was killed\n", id, report.End.Detail)
 	}
-	if f, err := os.Open(sandbox.ViolationLog(root, id)); err == nil {
-		s, err := monitor.Summarize(f)
-		f.Close()
-		if err == nil && s.Denied > 0 {
-			names := strings.Join(s.Names, ", ")
-			if s.More > 0 {
-				names += fmt.Sprintf(" and %d more", s.More)
-			}
-			counted := ""
-			if s.Dropped > 0 {
-				counted = fmt.Sprintf("; %d of them only counted, beyond the log's rate or size limit", s.Dropped)
-			}
-			where := "rerun with --keep, then 'plugbox violations " + id + "'"
-			if ctx.Bool("keep") {
-				where = "'plugbox violations " + id + "'"
-			}
-			fmt.Fprintf(os.Stderr, "plugbox: %s: seccomp denied %d system call(s): %s (details: %s%s)\n", id, s.Denied, names, where, counted)
+	if s, err := monitor.SummarizeFile(sandbox.ViolationLog(root, id)); err == nil && s.Denied > 0 {
+		counted := ""
+		if s.Dropped > 0 {
+			counted = fmt.Sprintf("; %d of them only counted, beyond the log's rate or size limit", s.Dropped)
 		}
+		where := "rerun with --keep, then 'plugbox violations " + id + "'"
+		if ctx.Bool("keep") {
+			where = "'plugbox violations " + id + "'"
+		}
+		fmt.Fprintf(os.Stderr, "plugbox: %s: seccomp denied %d system call(s): %s (details: %s%s)\n", id, s.Denied, s.NameList(), where, counted)
 	}
 	if report.Problem != "" {
 		fmt.Fprintf(os.Stderr, "plugbox: %s: warning: %s\n", id, report.Problem)

@@ -4,10 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
-	"strings"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
@@ -15,7 +12,6 @@ import (
 
 	"github.com/plugbox/plugbox/internal/atomicfile"
 	"github.com/plugbox/plugbox/monitor"
-	"github.com/plugbox/plugbox/sandbox"
 )
 
 // statusFileFlag is --status-file of run and trace.
@@ -151,54 +147,3 @@ type recordedError struct{ err error }
 
 func (e recordedError) Error() string { return e.err.Error() }
 func (e recordedError) Unwrap() error { return e.err }
-
-// deniedCalls reads the denied calls of container id's violation log, one
-// record at a time (the log is bounded), and says in one line when they
-// are not all of them; the log is absent when nothing was denied or there
-// is no monitor.
-func deniedCalls(root, id string) (denied []monitor.Event, incomplete string, err error) {
-	f, err := os.Open(sandbox.ViolationLog(root, id))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, "", nil
-	}
-	if err != nil {
-		return nil, "", err
-	}
-	defer f.Close()
-	var dropped, lost uint64
-	rd := monitor.NewReader(f)
-	for {
-		rec, err := rd.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return denied, "", err
-		}
-		if n := rec.Notice; n != nil {
-			switch n.Kind {
-			case monitor.NoticeDropped:
-				if n.Action == "denied" {
-					dropped += n.Count
-				}
-			case monitor.NoticeLost:
-				lost += n.Count
-			}
-			continue
-		}
-		if rec.Event.Action == "denied" {
-			denied = append(denied, *rec.Event)
-		}
-	}
-	var notes []string
-	if dropped > 0 {
-		notes = append(notes, fmt.Sprintf("%d denied call(s) only counted, beyond the log's rate or size limit", dropped))
-	}
-	if lost > 0 {
-		notes = append(notes, fmt.Sprintf("%d call(s) never written", lost))
-	}
-	if m := rd.Malformed(); m > 0 {
-		notes = append(notes, fmt.Sprintf("%d damaged line(s) skipped", m))
-	}
-	return denied, strings.Join(notes, "; "), nil
-}
