@@ -27,6 +27,7 @@ import (
 	_ "github.com/opencontainers/cgroups/devices"
 
 	"github.com/plugbox/plugbox/internal/atomicfile"
+	"github.com/plugbox/plugbox/internal/shimplan"
 )
 
 // linuxBackend runs containers with runc's libcontainer.
@@ -300,19 +301,10 @@ func newProcess(p *specs.Process) (*libcontainer.Process, error) {
 		lp.AdditionalGroups = append(lp.AdditionalGroups, int(g))
 	}
 	var err error
-	if lp.Rlimits, err = rlimitsOf(p); err != nil {
+	if lp.Rlimits, err = shimplan.RlimitsOf(p); err != nil {
 		return nil, err
 	}
 	return lp, nil
-}
-
-var rlimitNames = map[string]int{
-	"RLIMIT_CPU": unix.RLIMIT_CPU, "RLIMIT_FSIZE": unix.RLIMIT_FSIZE, "RLIMIT_DATA": unix.RLIMIT_DATA,
-	"RLIMIT_STACK": unix.RLIMIT_STACK, "RLIMIT_CORE": unix.RLIMIT_CORE, "RLIMIT_RSS": unix.RLIMIT_RSS,
-	"RLIMIT_NPROC": unix.RLIMIT_NPROC, "RLIMIT_NOFILE": unix.RLIMIT_NOFILE, "RLIMIT_MEMLOCK": unix.RLIMIT_MEMLOCK,
-	"RLIMIT_AS": unix.RLIMIT_AS, "RLIMIT_LOCKS": unix.RLIMIT_LOCKS, "RLIMIT_SIGPENDING": unix.RLIMIT_SIGPENDING,
-	"RLIMIT_MSGQUEUE": unix.RLIMIT_MSGQUEUE, "RLIMIT_NICE": unix.RLIMIT_NICE, "RLIMIT_RTPRIO": unix.RLIMIT_RTPRIO,
-	"RLIMIT_RTTIME": unix.RLIMIT_RTTIME,
 }
 
 // Load returns container id: a libcontainer container, or, when its create

@@ -19,6 +19,8 @@ import (
 	"github.com/plugbox/plugbox/bundle"
 	"github.com/plugbox/plugbox/monitor"
 	"github.com/plugbox/plugbox/seccompgen"
+
+	"github.com/plugbox/plugbox/internal/shimplan"
 )
 
 // Layers records what was really enforced for a container; plugbox keeps it
@@ -43,7 +45,7 @@ type Layers struct {
 // layerPlan decides which protection layers the exec shim applies on top of
 // what libcontainer applies.
 type layerPlan struct {
-	shim    *shimPlan // nil when libcontainer execs the plugin directly
+	shim    *shimplan.Plan // nil when libcontainer execs the plugin directly
 	monitor monitor.Mode
 	spawned *monitorSpawn // the running monitor, once started
 	// foreground: this process waits for the plugin; the monitor process
@@ -134,11 +136,11 @@ func planLayers(opts CreateOptions, root string) (*layerPlan, error) {
 	}
 	// plugbox's own profiles name only calls its table knows; a foreign
 	// one gets runc's tolerance of names libseccomp lacks.
-	if p.shim, err = planShim(root, spec, seccompProfile, policy, !authored); err != nil {
+	if p.shim, err = shimplan.New(root, spec, seccompProfile, policy, !authored); err != nil {
 		return nil, err
 	}
 	p.exec = &execLayers{Seccomp: seccompProfile, Landlock: policy, Foreign: !authored, Monitor: p.monitor}
-	if p.shim.monitor && p.monitor == "" {
+	if p.shim.Monitor() && p.monitor == "" {
 		return nil, fmt.Errorf("config.json: linux.seccomp uses %s, which needs plugbox's monitor: set annotation %s", specs.ActNotify, bundle.AnnotationMonitor)
 	}
 	if seccompProfile != nil {
@@ -267,12 +269,12 @@ func underMount(spec *specs.Spec, path string) bool {
 }
 
 // adjustConfig leaves seccomp to the shim when the shim runs, and the
-// rlimits too but for raising a hard limit (see splitRlimits): libcontainer
+// rlimits too but for raising a hard limit (see shimplan.SplitRlimits): libcontainer
 // applies a config's rlimits to every process it starts.
 func (p *layerPlan) adjustConfig(config *configs.Config) {
 	if p.shim != nil {
 		config.Seccomp = nil
-		_, config.Rlimits = splitRlimits(config.Rlimits)
+		_, config.Rlimits = shimplan.SplitRlimits(config.Rlimits)
 	}
 }
 
@@ -296,7 +298,7 @@ func (p *layerPlan) adjustProcess(process *libcontainer.Process, root, id string
 		p.spawned = m
 		monitorEnd = m.shimEnd
 	}
-	opened, err := p.shim.shimProcess(process, monitorEnd)
+	opened, err := p.shim.Process(process, monitorEnd)
 	if err != nil {
 		p.abort()
 		return err
@@ -378,9 +380,19 @@ func execPlan(root, id string, process *specs.Process) (*layerPlan, error) {
 	plan.monitor = rec.Exec.Monitor
 	plan.exec = rec.Exec
 	var err error
-	plan.shim, err = planShim(root, &specs.Spec{Process: process}, rec.Exec.Seccomp, rec.Exec.Landlock, rec.Exec.Foreign)
+	plan.shim, err = shimplan.New(root, &specs.Spec{Process: process}, rec.Exec.Seccomp, rec.Exec.Landlock, rec.Exec.Foreign)
 	if err != nil {
 		return nil, fmt.Errorf("exec %s: %w", id, err)
 	}
 	return plan, nil
+}
+
+// lookupVar is the value of variable name in env, or "".
+func lookupVar(env []string, name string) string {
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, name+"="); ok {
+			return v
+		}
+	}
+	return ""
 }
