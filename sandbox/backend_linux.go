@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/plugbox/plugbox/bundle"
+	"github.com/plugbox/plugbox/monitor"
 	"github.com/plugbox/plugbox/nsutil"
 	"github.com/plugbox/plugbox/sandbox/store"
 
@@ -53,7 +54,7 @@ type linuxContainer struct {
 	c       *libcontainer.Container
 	process *libcontainer.Process // nil unless created by this process
 	stop    func()                // releases what Create set up for this process
-	monitor *monitorSpawn         // the seccomp monitor started by this process
+	monitor *monitor.Spawn        // the seccomp monitor started by this process
 }
 
 // Create takes the ID by making its state directory (the uniqueness guard)
@@ -474,7 +475,11 @@ func (lc *linuxContainer) deleteLocked(lock *store.Lock, force bool) error {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
-	stopMonitor(lc.c, lock.Dir())
+	var cgroupPaths map[string]string
+	if st, err := lc.c.State(); err == nil {
+		cgroupPaths = st.CgroupPaths
+	}
+	monitor.StopAll(lock.Dir(), cgroupPaths)
 	// Destroy kills what remains (a created init waiting on its fifo, or
 	// stragglers in the cgroup), removes the cgroup and libcontainer's
 	// state directory.
@@ -551,7 +556,7 @@ func (lc *linuxContainer) Wait() (int, error) {
 	}
 	var merr error
 	if lc.monitor != nil {
-		merr = lc.monitor.wait()
+		merr = lc.monitor.Wait()
 	}
 	if ps == nil {
 		return -1, fmt.Errorf("wait %s: %w", lc.ID(), err)

@@ -47,7 +47,7 @@ type Layers struct {
 type layerPlan struct {
 	shim    *shimplan.Plan // nil when libcontainer execs the plugin directly
 	monitor monitor.Mode
-	spawned *monitorSpawn // the running monitor, once started
+	spawned *monitor.Spawn // the running monitor, once started
 	// foreground: this process waits for the plugin; the monitor process
 	// kills the plugin if this process dies.
 	foreground bool
@@ -291,12 +291,12 @@ func (p *layerPlan) adjustProcess(process *libcontainer.Process, root, id string
 	}
 	var monitorEnd *os.File
 	if p.monitor != "" {
-		m, err := newMonitorSocket()
+		m, err := monitor.NewListenerSpawn()
 		if err != nil {
 			return err
 		}
 		p.spawned = m
-		monitorEnd = m.shimEnd
+		monitorEnd = m.ShimEnd
 	}
 	opened, err := p.shim.Process(process, monitorEnd)
 	if err != nil {
@@ -327,9 +327,8 @@ func (p *layerPlan) release() {
 		f.Close()
 	}
 	p.opened = nil
-	if p.spawned != nil && p.spawned.shimEnd != nil {
-		p.spawned.shimEnd.Close()
-		p.spawned.shimEnd = nil
+	if p.spawned != nil {
+		p.spawned.ReleaseShimEnd()
 	}
 }
 
@@ -338,7 +337,7 @@ func (p *layerPlan) release() {
 func (p *layerPlan) abort() {
 	p.release()
 	if p.spawned != nil {
-		p.spawned.close()
+		p.spawned.Close()
 	}
 }
 
