@@ -156,7 +156,9 @@ func TestHostGone(t *testing.T) {
 	bundle := e.author(t, "sleep", nil, "sleep")
 	id := "host-gone"
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "PLUGBOX_LIBRARY_HOST="+strings.Join([]string{e.binary, e.root, bundle, id}, "\n"))
+	// The host dies without removing its private directory (status file,
+	// log): make it under the test's work directory.
+	cmd.Env = append(os.Environ(), "TMPDIR="+e.work, "PLUGBOX_LIBRARY_HOST="+strings.Join([]string{e.binary, e.root, bundle, id}, "\n"))
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
