@@ -5,7 +5,7 @@ BUILDTAGS := seccomp netgo osusergo urfave_cli_no_docs
 # Static so that the exec shim (/proc/self/exe inside the sandbox) needs no
 # shared libraries from the plugin's rootfs.
 LDFLAGS   := -s -w -extldflags -static -X main.version=$(shell git describe --always --dirty 2>/dev/null || echo dev)
-APT_PKGS  := libseccomp-dev bats busybox-static jq runc crun uidmap gcc make time
+APT_PKGS  := libseccomp-dev bats busybox-static jq runc crun uidmap gcc libc6-dev make time
 # The exec shim: a freestanding static C program (no libc, raw system calls)
 # that the Go build embeds; see internal/shim/doc.go.
 CC        ?= cc
@@ -16,7 +16,7 @@ SHIM_CFLAGS := -std=c11 -Os -Wall -Wextra -Werror -static -nostdlib -ffreestandi
 	-fno-tree-loop-distribute-patterns -ffunction-sections -fdata-sections \
 	-Wl,--gc-sections -Wl,--build-id=none -Wl,-z,noexecstack -Wl,-z,norelro -s
 
-.PHONY: all build shim deps test unit integration demo bench lint freebsd clean
+.PHONY: all build shim deps test unit integration demo example bench lint freebsd clean
 
 all: build
 
@@ -44,7 +44,7 @@ test: deps build unit freebsd integration
 
 unit: shim
 	$(GO) vet -tags "$(BUILDTAGS)" ./...
-	$(GO) test -tags "$(BUILDTAGS)" -count=1 ./bundle/... ./seccompgen/... ./jail/... ./monitor/... ./nsutil/... ./internal/... ./sandbox/store/... ./cmd/...
+	$(GO) test -tags "$(BUILDTAGS)" -count=1 . ./bundle/... ./seccompgen/... ./jail/... ./monitor/... ./learn/... ./nsutil/... ./internal/... ./sandbox/store/... ./cmd/...
 	# The FreeBSD backend's tests run its helper in-process against a fake
 	# that places real descriptors at fixed numbers; in the same process
 	# they closed descriptors of the Linux backend's tests (EBADF flakes).
@@ -59,6 +59,7 @@ freebsd:
 integration: build
 	PLUGBOX=$(CURDIR)/$(BIN) bats tests/integration
 	PLUGBOX=$(CURDIR)/$(BIN) $(GO) test -tags "$(BUILDTAGS)" -count=1 ./tests/integration/...
+	PLUGBOX=$(CURDIR)/$(BIN) CGO_ENABLED=0 $(GO) test -count=1 ./tests/library/...
 
 # Clients and the OCI suite run against CLIENT_RUNTIME (default bin/plugbox);
 # set it to /usr/sbin/runc to check the suites themselves. Each suite installs
@@ -82,6 +83,13 @@ test-oci: build
 
 demo: deps build
 	./tests/integration/demo.sh $(CURDIR)/$(BIN)
+
+# example builds the wordcount plugin (static C) and the example host
+# (package plugbox, without cgo), and runs the host on the sample inputs.
+example: deps build
+	$(CC) -static -O2 -Wall -Wextra -Werror -o bin/wordcount examples/wordcount/plugin/wordcount.c
+	CGO_ENABLED=0 $(GO) build -o bin/wordcount-host ./examples/wordcount/host
+	bin/wordcount-host -plugbox $(CURDIR)/$(BIN) -plugin $(CURDIR)/bin/wordcount examples/wordcount/testdata/*.txt
 
 bench: deps build
 	PLUGBOX=$(CURDIR)/$(BIN) ./tests/integration/bench.sh

@@ -14,6 +14,8 @@ import (
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/plugbox/plugbox/internal/atomicfile"
 )
 
 // ConfigName is the file name of a bundle's configuration.
@@ -145,4 +147,28 @@ func RootfsPath(dir string, spec *specs.Spec) string {
 		return spec.Root.Path
 	}
 	return filepath.Join(dir, spec.Root.Path)
+}
+
+// ApplySeccomp replaces linux.seccomp in dir/config.json with profile (a
+// learned one), leaving the rest of the file's settings as they are; the
+// file is replaced atomically.
+func ApplySeccomp(dir string, profile *specs.LinuxSeccomp) error {
+	path := filepath.Join(dir, ConfigName)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	spec, err := Decode(path, data)
+	if err != nil {
+		return err
+	}
+	if spec.Linux == nil {
+		spec.Linux = &specs.Linux{}
+	}
+	spec.Linux.Seccomp = profile
+	out, err := json.MarshalIndent(spec, "", "  ")
+	if err != nil {
+		return err
+	}
+	return atomicfile.Write(path, append(out, '\n'), 0o644)
 }

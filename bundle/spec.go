@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -328,5 +329,15 @@ func landlockPolicy(e *Manifest) *LandlockPolicy {
 		ReadOnly:   []string{"/"},
 		ReadWrite:  rw,
 		BestEffort: e.Landlock == LandlockBestEffort,
+	}
+}
+
+// CallerSpecOptions describes the calling process as the one who will
+// start the sandbox: rootless, with its own ids, when it is not root.
+func CallerSpecOptions() SpecOptions {
+	return SpecOptions{
+		Rootless: os.Geteuid() != 0,
+		HostUID:  uint32(os.Geteuid()),
+		HostGID:  uint32(os.Getegid()),
 	}
 }

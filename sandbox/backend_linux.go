@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/plugbox/plugbox/bundle"
+	"github.com/plugbox/plugbox/monitor"
 	"github.com/plugbox/plugbox/nsutil"
 	"github.com/plugbox/plugbox/sandbox/store"
 
@@ -27,6 +28,7 @@ import (
 	_ "github.com/opencontainers/cgroups/devices"
 
 	"github.com/plugbox/plugbox/internal/atomicfile"
+	"github.com/plugbox/plugbox/internal/shimplan"
 )
 
 // linuxBackend runs containers with runc's libcontainer.
@@ -52,7 +54,7 @@ type linuxContainer struct {
 	c       *libcontainer.Container
 	process *libcontainer.Process // nil unless created by this process
 	stop    func()                // releases what Create set up for this process
-	monitor *monitorSpawn         // the seccomp monitor started by this process
+	monitor *monitor.Spawn        // the seccomp monitor started by this process
 }
 
 // Create takes the ID by making its state directory (the uniqueness guard)
@@ -300,19 +302,10 @@ func newProcess(p *specs.Process) (*libcontainer.Process, error) {
 		lp.AdditionalGroups = append(lp.AdditionalGroups, int(g))
 	}
 	var err error
-	if lp.Rlimits, err = rlimitsOf(p); err != nil {
+	if lp.Rlimits, err = shimplan.RlimitsOf(p); err != nil {
 		return nil, err
 	}
 	return lp, nil
-}
-
-var rlimitNames = map[string]int{
-	"RLIMIT_CPU": unix.RLIMIT_CPU, "RLIMIT_FSIZE": unix.RLIMIT_FSIZE, "RLIMIT_DATA": unix.RLIMIT_DATA,
-	"RLIMIT_STACK": unix.RLIMIT_STACK, "RLIMIT_CORE": unix.RLIMIT_CORE, "RLIMIT_RSS": unix.RLIMIT_RSS,
-	"RLIMIT_NPROC": unix.RLIMIT_NPROC, "RLIMIT_NOFILE": unix.RLIMIT_NOFILE, "RLIMIT_MEMLOCK": unix.RLIMIT_MEMLOCK,
-	"RLIMIT_AS": unix.RLIMIT_AS, "RLIMIT_LOCKS": unix.RLIMIT_LOCKS, "RLIMIT_SIGPENDING": unix.RLIMIT_SIGPENDING,
-	"RLIMIT_MSGQUEUE": unix.RLIMIT_MSGQUEUE, "RLIMIT_NICE": unix.RLIMIT_NICE, "RLIMIT_RTPRIO": unix.RLIMIT_RTPRIO,
-	"RLIMIT_RTTIME": unix.RLIMIT_RTTIME,
 }
 
 // Load returns container id: a libcontainer container, or, when its create
@@ -482,7 +475,11 @@ func (lc *linuxContainer) deleteLocked(lock *store.Lock, force bool) error {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
-	stopMonitor(lc.c, lock.Dir())
+	var cgroupPaths map[string]string
+	if st, err := lc.c.State(); err == nil {
+		cgroupPaths = st.CgroupPaths
+	}
+	monitor.StopAll(lock.Dir(), cgroupPaths)
 	// Destroy kills what remains (a created init waiting on its fifo, or
 	// stragglers in the cgroup), removes the cgroup and libcontainer's
 	// state directory.
@@ -559,7 +556,7 @@ func (lc *linuxContainer) Wait() (int, error) {
 	}
 	var merr error
 	if lc.monitor != nil {
-		merr = lc.monitor.wait()
+		merr = lc.monitor.Wait()
 	}
 	if ps == nil {
 		return -1, fmt.Errorf("wait %s: %w", lc.ID(), err)

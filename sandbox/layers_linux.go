@@ -15,11 +15,12 @@ import (
 	"github.com/opencontainers/runc/libcontainer"
 	"github.com/opencontainers/runc/libcontainer/configs"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"golang.org/x/sys/unix"
 
 	"github.com/plugbox/plugbox/bundle"
 	"github.com/plugbox/plugbox/monitor"
 	"github.com/plugbox/plugbox/seccompgen"
+
+	"github.com/plugbox/plugbox/internal/shimplan"
 )
 
 // Layers records what was really enforced for a container; plugbox keeps it
@@ -44,9 +45,9 @@ type Layers struct {
 // layerPlan decides which protection layers the exec shim applies on top of
 // what libcontainer applies.
 type layerPlan struct {
-	shim    *shimPlan // nil when libcontainer execs the plugin directly
+	shim    *shimplan.Plan // nil when libcontainer execs the plugin directly
 	monitor monitor.Mode
-	spawned *monitorSpawn // the running monitor, once started
+	spawned *monitor.Spawn // the running monitor, once started
 	// foreground: this process waits for the plugin; the monitor process
 	// kills the plugin if this process dies.
 	foreground bool
@@ -99,7 +100,7 @@ func planLayers(opts CreateOptions, root string) (*layerPlan, error) {
 		if seccompProfile == nil {
 			return nil, errors.New("the seccomp monitor needs a linux.seccomp profile in config.json (plugbox bundle init writes one)")
 		}
-		seccompProfile = routeToListener(seccompProfile, p.monitor)
+		seccompProfile = seccompgen.ForListener(seccompProfile, seccompgen.ListenerMode(p.monitor))
 		p.enforced.Monitor = opts.Monitor
 	}
 	authored := ann.Authored != ""
@@ -135,11 +136,11 @@ func planLayers(opts CreateOptions, root string) (*layerPlan, error) {
 	}
 	// plugbox's own profiles name only calls its table knows; a foreign
 	// one gets runc's tolerance of names libseccomp lacks.
-	if p.shim, err = planShim(root, spec, seccompProfile, policy, !authored); err != nil {
+	if p.shim, err = shimplan.New(root, spec, seccompProfile, policy, !authored); err != nil {
 		return nil, err
 	}
 	p.exec = &execLayers{Seccomp: seccompProfile, Landlock: policy, Foreign: !authored, Monitor: p.monitor}
-	if p.shim.monitor && p.monitor == "" {
+	if p.shim.Monitor() && p.monitor == "" {
 		return nil, fmt.Errorf("config.json: linux.seccomp uses %s, which needs plugbox's monitor: set annotation %s", specs.ActNotify, bundle.AnnotationMonitor)
 	}
 	if seccompProfile != nil {
@@ -161,36 +162,6 @@ func shimReasons(landlock, monitor, authored bool) string {
 		why = append(why, "annotation "+bundle.AnnotationAuthored)
 	}
 	return strings.Join(why, ", ")
-}
-
-// routeToListener returns a copy of profile that sends calls to the seccomp
-// listener. Learning: seccompgen.WithNotify routes only the calls a
-// permission group could grant (the monitor lets them continue and records
-// them); DeniedAlways and dangerous argument patterns stay denied.
-// Enforcing ("violations"): the default action and every rule that answers
-// EPERM notify instead, and the monitor answers EPERM and logs each one, so
-// denials by argument (socket family, clone flags) are logged too. Calls
-// answered with another errno (ENOSYS for clone3) or killed keep their
-// action.
-func routeToListener(profile *specs.LinuxSeccomp, mode monitor.Mode) *specs.LinuxSeccomp {
-	if mode == monitor.Learning {
-		return seccompgen.WithNotify(profile, "", true)
-	}
-	out := *profile
-	isEPERM := func(action specs.LinuxSeccompAction, ret *uint) bool {
-		return action == specs.ActErrno && (ret == nil || *ret == uint(unix.EPERM))
-	}
-	if isEPERM(out.DefaultAction, out.DefaultErrnoRet) {
-		out.DefaultAction, out.DefaultErrnoRet = specs.ActNotify, nil
-	}
-	out.Syscalls = make([]specs.LinuxSyscall, len(profile.Syscalls))
-	for i, rule := range profile.Syscalls {
-		if isEPERM(rule.Action, rule.ErrnoRet) {
-			rule.Action, rule.ErrnoRet = specs.ActNotify, nil
-		}
-		out.Syscalls[i] = rule
-	}
-	return &out
 }
 
 // checkRootfsReachable reports a bundle that the container's root, mapped
@@ -298,12 +269,12 @@ func underMount(spec *specs.Spec, path string) bool {
 }
 
 // adjustConfig leaves seccomp to the shim when the shim runs, and the
-// rlimits too but for raising a hard limit (see splitRlimits): libcontainer
+// rlimits too but for raising a hard limit (see shimplan.SplitRlimits): libcontainer
 // applies a config's rlimits to every process it starts.
 func (p *layerPlan) adjustConfig(config *configs.Config) {
 	if p.shim != nil {
 		config.Seccomp = nil
-		_, config.Rlimits = splitRlimits(config.Rlimits)
+		_, config.Rlimits = shimplan.SplitRlimits(config.Rlimits)
 	}
 }
 
@@ -320,14 +291,14 @@ func (p *layerPlan) adjustProcess(process *libcontainer.Process, root, id string
 	}
 	var monitorEnd *os.File
 	if p.monitor != "" {
-		m, err := newMonitorSocket()
+		m, err := monitor.NewListenerSpawn()
 		if err != nil {
 			return err
 		}
 		p.spawned = m
-		monitorEnd = m.shimEnd
+		monitorEnd = m.ShimEnd
 	}
-	opened, err := p.shim.shimProcess(process, monitorEnd)
+	opened, err := p.shim.Process(process, monitorEnd)
 	if err != nil {
 		p.abort()
 		return err
@@ -356,9 +327,8 @@ func (p *layerPlan) release() {
 		f.Close()
 	}
 	p.opened = nil
-	if p.spawned != nil && p.spawned.shimEnd != nil {
-		p.spawned.shimEnd.Close()
-		p.spawned.shimEnd = nil
+	if p.spawned != nil {
+		p.spawned.ReleaseShimEnd()
 	}
 }
 
@@ -367,7 +337,7 @@ func (p *layerPlan) release() {
 func (p *layerPlan) abort() {
 	p.release()
 	if p.spawned != nil {
-		p.spawned.close()
+		p.spawned.Close()
 	}
 }
 
@@ -409,9 +379,19 @@ func execPlan(root, id string, process *specs.Process) (*layerPlan, error) {
 	plan.monitor = rec.Exec.Monitor
 	plan.exec = rec.Exec
 	var err error
-	plan.shim, err = planShim(root, &specs.Spec{Process: process}, rec.Exec.Seccomp, rec.Exec.Landlock, rec.Exec.Foreign)
+	plan.shim, err = shimplan.New(root, &specs.Spec{Process: process}, rec.Exec.Seccomp, rec.Exec.Landlock, rec.Exec.Foreign)
 	if err != nil {
 		return nil, fmt.Errorf("exec %s: %w", id, err)
 	}
 	return plan, nil
+}
+
+// lookupVar is the value of variable name in env, or "".
+func lookupVar(env []string, name string) string {
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, name+"="); ok {
+			return v
+		}
+	}
+	return ""
 }

@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"path/filepath"
+	"time"
 
 	"github.com/plugbox/plugbox/monitor"
 )
@@ -56,4 +57,16 @@ func ReadMonitorReport(root, id string, stopped bool) (MonitorReport, error) {
 	}
 	r.End, err = monitor.ReadEnd(dir)
 	return r, err
+}
+
+// WaitMonitor waits up to timeout for container id's monitor process to
+// finish writing its log (it writes its last counts as the plugin ends).
+func WaitMonitor(root, id string, timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if r, err := ReadMonitorReport(root, id, true); err != nil || !r.Active {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/plugbox/plugbox/internal/atomicfile"
+	"github.com/plugbox/plugbox/monitor"
 )
 
 // The verbs beyond create/start/kill/delete that podman, containerd and
@@ -145,7 +146,7 @@ type execProcess struct {
 	pid     int
 	process *libcontainer.Process // nil when detached
 	cleanup func()
-	monitor *monitorSpawn
+	monitor *monitor.Spawn
 }
 
 func (p *execProcess) Pid() int { return p.pid }
@@ -159,7 +160,7 @@ func (p *execProcess) Wait() (int, error) {
 	stop()
 	p.cleanup()
 	if p.monitor != nil {
-		p.monitor.wait()
+		p.monitor.Wait()
 	}
 	if ps == nil {
 		return -1, fmt.Errorf("wait for pid %d: %w", p.pid, err)

@@ -130,7 +130,7 @@ func TestAdjustProcessForAnExecdProcess(t *testing.T) {
 			t.Fatal("the exec'd process did not finish")
 		}
 		if plan != nil {
-			plan.spawned.wait()
+			plan.spawned.Wait()
 		}
 		return out.String()
 	}

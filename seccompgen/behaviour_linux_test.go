@@ -1,4 +1,4 @@
-//go:build cgo
+//go:build cgo && seccomp
 
 package seccompgen
 
@@ -51,7 +51,7 @@ func loadFilter(mode string) error {
 		return fmt.Errorf("no_new_privs: %w", err)
 	}
 	if mode == "notify" {
-		fd, err := Load(WithNotify(s, "", false))
+		fd, err := Load(ForListener(s, ListenViolations))
 		if err != nil {
 			return err
 		}

@@ -1,4 +1,4 @@
-//go:build cgo
+//go:build cgo && seccomp
 
 package seccompgen
 
@@ -80,8 +80,8 @@ func profiles(t *testing.T) map[string]*specs.LinuxSeccomp {
 			t.Fatal(err)
 		}
 		out[name] = s
-		out[name+"+learning"] = WithNotify(s, "", true)
-		out[name+"+enforce"] = WithNotify(s, "", false)
+		out[name+"+learning"] = ForListener(s, ListenLearning)
+		out[name+"+enforce"] = ForListener(s, ListenViolations)
 	}
 	return out
 }

@@ -2,7 +2,7 @@
 // seccomp profile (specs.LinuxSeccomp), explains what a profile does with a
 // syscall, and turns the calls seen in learning mode into a minimal profile.
 //
-// The policy half (Groups, Generate, WithNotify, Explain, Minimize) is pure
+// The policy half (Groups, Generate, ForListener, Explain, Minimize) is pure
 // Go and builds on every OS, so bundles can be authored and audited anywhere.
 // The Linux half (Compile, Program, Export, ResolveNative, SyscallName) uses
 // libseccomp through cgo and lives in _linux.go files.

@@ -155,8 +155,6 @@ func describeAction(a specs.LinuxSeccompAction, errnoRet *uint, s *specs.LinuxSe
 			return "sent to the listener, which records it and lets it run (learning)"
 		case MetadataEnforceErrno:
 			return "sent to the listener, which records it and answers EPERM"
-		case MetadataEnforceKill:
-			return "sent to the listener, which records it and kills the plugin"
 		}
 		return "sent to the seccomp listener (SCMP_ACT_NOTIFY)"
 	}

@@ -35,8 +35,8 @@ func TestExplain(t *testing.T) {
 		{s, "open", []string{"arg1 & 0x400643"}},
 		{small, "mseal", []string{"ENOSYS: not named, and newer than the highest syscall the profile names (#435)"}},
 		{small, "getpid", []string{"denied with EPERM (not named: the default action)"}},
-		{WithNotify(s, "", true), "fork", []string{"sent to the listener, which records it and lets it run"}},
-		{WithNotify(s, "", false), "socket", []string{"arg0 == 0x10 (AF_NETLINK)", "sent to the listener, which records it and answers EPERM"}},
+		{ForListener(s, ListenLearning), "fork", []string{"sent to the listener, which records it and lets it run"}},
+		{ForListener(s, ListenViolations), "socket", []string{"arg0 == 0x1 (AF_UNIX)", "otherwise: sent to the listener, which records it and answers EPERM (the default action)"}},
 	}
 	for _, tt := range tests {
 		got, err := Explain(tt.s, tt.syscall)

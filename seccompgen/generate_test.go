@@ -305,71 +305,85 @@ func TestGroups(t *testing.T) {
 	}
 }
 
-func TestWithNotify(t *testing.T) {
+// TestForListener checks both of the listener's rewrites, call by call,
+// with the pure-Go verdict model: what learning lets through to the
+// listener and what it keeps denied; that enforcing turns exactly the
+// EPERM answers (default and rules) into notifications and leaves ENOSYS
+// and kill alone.
+func TestForListener(t *testing.T) {
 	s, err := Generate(Options{Groups: []string{"fs-read"}, Arch: "amd64"})
 	if err != nil {
 		t.Fatal(err)
 	}
+	kill, err := Generate(Options{OnViolation: ViolationKill, Arch: "amd64"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	before, _ := json.Marshal(s)
-	c := func(name string, args ...uint64) [6]uint64 {
+	c := func(args ...uint64) [6]uint64 {
 		var a [6]uint64
 		copy(a[:], args)
 		return a
 	}
+	args := map[string][6]uint64{
+		"socket/inet": c(afInet), "socket/unix": c(afUnix), "socket/raw": c(17), "socket/netlink": c(afNetlink),
+		"socket/unix-high": c(afUnix | 1<<32),
+		"clone/fork":       c(17), "clone/thread": c(cloneThread), "clone/newuser": c(cloneThread | cloneNewUser),
+		"openat/read": c(0, 0, 0), "openat/write": c(0, 0, 0x41),
+		"ioctl/tcsets": c(0, ioTCSETS), "ioctl/tiocsti": c(0, ioTIOCSTI), "ioctl/other": c(0, 0x1234),
+	}
 	tests := []struct {
-		learning bool
-		meta     string
-		calls    map[string]string // "name/case" -> verdict
-		args     map[string][6]uint64
+		name    string
+		profile *specs.LinuxSeccomp
+		mode    ListenerMode
+		meta    string
+		calls   map[string]string // "name/case" -> verdict
 	}{
-		{true, MetadataLearning, map[string]string{
+		{"learning", s, ListenLearning, MetadataLearning, map[string]string{
 			"fork": "NOTIFY", "ptrace": "EPERM", "mount": "EPERM", "getpid": "ALLOW", "write": "ALLOW",
 			"socket/inet": "NOTIFY", "socket/unix": "NOTIFY", "socket/raw": "EPERM",
 			"clone/fork": "NOTIFY", "clone/thread": "ALLOW", "clone/newuser": "EPERM",
 			"openat/read": "ALLOW", "openat/write": "NOTIFY", "openat2": "ENOSYS", "clone3": "ENOSYS",
 			"ioctl/tcsets": "NOTIFY", "ioctl/tiocsti": "EPERM", "mseal": "NOTIFY",
-		}, nil},
-		{false, MetadataEnforceErrno, map[string]string{
-			"fork": "NOTIFY", "ptrace": "NOTIFY", "getpid": "ALLOW",
-			"socket/inet": "NOTIFY", "clone/newuser": "NOTIFY", "clone/thread": "ALLOW",
-			"openat/write": "NOTIFY", "openat2": "ENOSYS", "ioctl/tiocsti": "NOTIFY", "ioctl/other": "EPERM",
-		}, nil},
-	}
-	args := map[string][6]uint64{
-		"socket/inet": c("", afInet), "socket/unix": c("", afUnix), "socket/raw": c("", 17),
-		"clone/fork": c("", 17), "clone/thread": c("", cloneThread), "clone/newuser": c("", cloneThread|cloneNewUser),
-		"openat/read": c("", 0, 0, 0), "openat/write": c("", 0, 0, 0x41),
-		"ioctl/tcsets": c("", 0, ioTCSETS), "ioctl/tiocsti": c("", 0, ioTIOCSTI), "ioctl/other": c("", 0, 0x1234),
+		}},
+		{"violations", s, ListenViolations, MetadataEnforceErrno, map[string]string{
+			"fork": "NOTIFY", "ptrace": "NOTIFY", "mount": "NOTIFY", "getpid": "ALLOW", "write": "ALLOW",
+			"socket/unix": "NOTIFY", "socket/inet": "NOTIFY", "socket/netlink": "NOTIFY", "socket/unix-high": "NOTIFY",
+			"clone/thread": "ALLOW", "clone/newuser": "NOTIFY",
+			"openat/read": "ALLOW", "openat/write": "NOTIFY", "openat2": "ENOSYS", "clone3": "ENOSYS",
+			"ioctl/tiocsti": "NOTIFY", "ioctl/other": "NOTIFY",
+		}},
+		{"violations, kill profile", kill, ListenViolations, MetadataEnforceErrno, map[string]string{
+			"ptrace": "KILL", "mount": "KILL", "getpid": "ALLOW", "clone3": "ENOSYS",
+		}},
 	}
 	for _, tt := range tests {
-		n := WithNotify(s, "/run/plugbox/listener.sock", tt.learning)
-		if n.ListenerMetadata != tt.meta || n.ListenerPath != "/run/plugbox/listener.sock" {
-			t.Errorf("learning=%v: metadata %q path %q", tt.learning, n.ListenerMetadata, n.ListenerPath)
-		}
-		if n.DefaultAction == specs.ActNotify {
-			t.Errorf("learning=%v: default action is SCMP_ACT_NOTIFY, which runc refuses", tt.learning)
-		}
-		for _, e := range n.Syscalls {
-			if e.Action == specs.ActNotify && slices.Contains(e.Names, "write") {
-				t.Errorf("learning=%v: write routed to notify, which runc refuses", tt.learning)
+		t.Run(tt.name, func(t *testing.T) {
+			n := ForListener(tt.profile, tt.mode)
+			if n.ListenerMetadata != tt.meta || n.ListenerPath != "" {
+				t.Errorf("metadata %q path %q, want %q and none", n.ListenerMetadata, n.ListenerPath, tt.meta)
 			}
-		}
-		for k, want := range tt.calls {
-			name, _, _ := strings.Cut(k, "/")
-			if got := verdict(t, n, name, args[k]); got != want {
-				t.Errorf("learning=%v %s: got %s, want %s", tt.learning, k, got, want)
+			for _, e := range n.Syscalls {
+				if e.Action == specs.ActNotify && slices.Contains(e.Names, "write") {
+					t.Error("write routed to notify")
+				}
 			}
-		}
+			for k, want := range tt.calls {
+				name, _, _ := strings.Cut(k, "/")
+				if got := verdict(t, n, name, args[k]); got != want {
+					t.Errorf("%s: got %s, want %s", k, got, want)
+				}
+			}
+		})
+	}
+	if learning := ForListener(s, ListenLearning); learning.DefaultAction == specs.ActNotify {
+		t.Error("learning made the default action notify: every unknown call would run")
 	}
 	after, _ := json.Marshal(s)
 	if string(before) != string(after) {
-		t.Error("WithNotify modified its input")
+		t.Error("ForListener modified its input")
 	}
-	if WithNotify(nil, "", true) != nil {
-		t.Error("WithNotify(nil) != nil")
-	}
-	k, _ := Generate(Options{OnViolation: ViolationKill, Arch: "amd64"})
-	if got := WithNotify(k, "", false).ListenerMetadata; got != MetadataEnforceKill {
-		t.Errorf("kill profile metadata %q", got)
+	if ForListener(nil, ListenLearning) != nil || ForListener(nil, ListenViolations) != nil {
+		t.Error("ForListener(nil) != nil")
 	}
 }

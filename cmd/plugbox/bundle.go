@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 
@@ -55,7 +54,7 @@ var bundleCommand = &cli.Command{
 				return err
 			}
 			return initBundle(ctx.String("os"), args[0], ctx.String("exec"), m, bundle.InitOptions{
-				Spec:                callerSpecOptions(),
+				Spec:                bundle.CallerSpecOptions(),
 				AllowUntrustedFiles: ctx.Bool("allow-untrusted-files"),
 			})
 		},
@@ -69,15 +68,6 @@ func manifestFlag(ctx *cli.Context) (*bundle.Manifest, error) {
 		return nil, nil
 	}
 	return bundle.LoadManifest(path)
-}
-
-// callerSpecOptions maps the caller's ids: rootless when not root.
-func callerSpecOptions() bundle.SpecOptions {
-	return bundle.SpecOptions{
-		Rootless: os.Geteuid() != 0,
-		HostUID:  uint32(os.Geteuid()),
-		HostGID:  uint32(os.Getegid()),
-	}
 }
 
 // interspersed applies the named flags found among the positional

@@ -3,8 +3,8 @@ package main
 import (
 	"fmt"
 	"path/filepath"
-	"strings"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/urfave/cli/v2"
 
 	"github.com/plugbox/plugbox/bundle"
@@ -38,6 +38,7 @@ var createFlags = []cli.Flag{
 	&cli.BoolFlag{Name: "no-pivot", Usage: "do not use pivot_root (for a rootfs on a ramdisk)"},
 	&cli.IntFlag{Name: "preserve-fds", Usage: "pass N descriptors beyond stdio (3 .. 3+N-1) to the process"},
 	&cli.BoolFlag{Name: "no-new-keyring", Usage: "accepted for runc compatibility", Hidden: true},
+	&cli.DurationFlag{Name: "timeout", Usage: "wall-clock limit of the plugin from its start, e.g. 30s; replaces the bundle's (annotation " + bundle.AnnotationTimeout + ")"},
 }
 
 // createContainer loads the --bundle, validates it and creates the container
@@ -65,10 +66,11 @@ func createContainer(ctx *cli.Context, foreground bool) (sandbox.Container, *bun
 	if n < 0 {
 		return nil, nil, fmt.Errorf("--preserve-fds %d: must be 0 or more", n)
 	}
-	// A plugin bundle exports LISTEN_FDS for the descriptors its manifest
-	// names; passing another number would mislead the plugin.
-	if ann.FDNames != nil && len(ann.FDNames) != n {
-		return nil, nil, fmt.Errorf("--preserve-fds %d: the bundle's config.json expects %d descriptor(s) (annotation %s: %q); pass exactly those, from fd 3 on", n, len(ann.FDNames), bundle.AnnotationFDNames, strings.Join(ann.FDNames, ":"))
+	if err := ann.CheckFDs(n); err != nil {
+		return nil, nil, fmt.Errorf("--preserve-fds %d: %w", n, err)
+	}
+	if err := overrideTimeout(ctx, spec, ann); err != nil {
+		return nil, nil, err
 	}
 	pidFile := ctx.String("pid-file")
 	if pidFile != "" {
@@ -94,4 +96,23 @@ func createContainer(ctx *cli.Context, foreground bool) (sandbox.Container, *bun
 		RootlessCgroups: rootlessCgroups(ctx),
 	})
 	return c, ann, err
+}
+
+// overrideTimeout applies --timeout: the caller's wall-clock limit replaces
+// the one in the bundle's config.json (its annotation, for the state, and
+// the decoded value).
+func overrideTimeout(ctx *cli.Context, spec *specs.Spec, ann *bundle.Annotations) error {
+	if !ctx.IsSet("timeout") {
+		return nil
+	}
+	d := ctx.Duration("timeout")
+	if d <= 0 {
+		return fmt.Errorf("--timeout %s: must be a positive duration such as 30s", d)
+	}
+	if spec.Annotations == nil {
+		spec.Annotations = map[string]string{}
+	}
+	spec.Annotations[bundle.AnnotationTimeout] = d.String()
+	ann.Timeout = d
+	return nil
 }

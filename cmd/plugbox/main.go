@@ -46,7 +46,8 @@ func main() {
 			os.Exit(int(code))
 		}
 		logrus.Error(err)
-		if logrus.StandardLogger().Out != os.Stderr {
+		var recorded recordedError
+		if logrus.StandardLogger().Out != os.Stderr && !errors.As(err, &recorded) {
 			fmt.Fprintf(os.Stderr, "plugbox: %v\n", err)
 		}
 		var coded codedError

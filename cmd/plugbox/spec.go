@@ -34,7 +34,7 @@ var specCommand = &cli.Command{
 			if merr != nil {
 				return merr
 			}
-			spec, err = authoredSpec(ctx.String("os"), m, callerSpecOptions())
+			spec, err = authoredSpec(ctx.String("os"), m, bundle.CallerSpecOptions())
 		}
 		if err != nil {
 			return err

@@ -1,9 +1,10 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -13,11 +14,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/plugbox/plugbox/bundle"
-	"github.com/plugbox/plugbox/monitor"
-	"github.com/plugbox/plugbox/sandbox"
-	"github.com/plugbox/plugbox/seccompgen"
-
-	"github.com/plugbox/plugbox/internal/atomicfile"
+	"github.com/plugbox/plugbox/learn"
 )
 
 // traceCommand is learning mode: it runs the plugin under a filter that
@@ -33,117 +30,86 @@ var traceCommand = &cli.Command{
 		bundleFlag,
 		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the learned linux.seccomp JSON here (default: standard output)"},
 		&cli.BoolFlag{Name: "apply", Usage: "also replace linux.seccomp in the bundle's config.json with the learned profile"},
+		&cli.IntFlag{Name: "preserve-fds", Usage: "pass N descriptors beyond stdio (3 .. 3+N-1) to the plugin"},
+		holdFlag,
+		statusFileFlag,
 	},
+	Description: `--hold-fd N names a stream socket inherited on descriptor N (after the
+   --preserve-fds descriptors): end-of-file on it kills the plugin, and trace
+   then fails without writing a profile.
+
+   ` + statusHelp + `
+   For trace the record also has "learned": {"groups", "extra", "network",
+   "distinct"}; "violations" is absent.`,
 	Action: func(ctx *cli.Context) error {
-		dir, err := filepath.Abs(ctx.String("bundle"))
+		rec, err := newStatusRecorder(ctx)
 		if err != nil {
 			return err
 		}
-		spec, err := bundle.Load(dir)
-		if err != nil {
-			return err
-		}
-		if ctx.NArg() > 0 {
-			spec.Process.Args = ctx.Args().Slice()
-		}
-		learning, err := seccompgen.Generate(seccompgen.Options{Groups: []string{"base"}})
-		if err != nil {
-			return err
-		}
-		if spec.Linux == nil {
-			spec.Linux = &specs.Linux{}
-		}
-		spec.Linux.Seccomp = learning
-		b, err := backend(ctx)
-		if err != nil {
-			return err
-		}
-		id := "trace-" + strconv.Itoa(os.Getpid())
-		c, err := b.Create(sandbox.CreateOptions{ID: id, Bundle: dir, Spec: spec, Foreground: true, Monitor: string(monitor.Learning)})
-		if err != nil {
-			return err
-		}
-		defer func() { _ = c.Delete(true) }()
-		if err := c.Start(); err != nil {
-			return err
-		}
-		status, err := c.Wait()
-		if err != nil {
-			return err
-		}
-		observed, err := readObserved(sandbox.ViolationLog(ctx.String("root"), id))
-		if err != nil {
-			return err
-		}
-		opts, err := seccompgen.Minimize(observed)
-		if err != nil {
-			return err
-		}
-		opts.OnViolation = violationOf(spec)
-		profile, err := seccompgen.Generate(opts)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(os.Stderr, "plugbox: trace: plugin exited with status %d; %d distinct calls beyond \"base\"; learned groups [%s], extra calls [%s], network %s\n",
-			status, len(observed), strings.Join(opts.Groups, " "), strings.Join(opts.Extra, " "), opts.Network)
-		if status != 0 {
-			fmt.Fprintln(os.Stderr, "plugbox: trace: warning: the plugin failed, so the profile may miss calls of the paths it did not reach")
-		}
-		if err := writeProfile(ctx.String("output"), profile); err != nil {
-			return err
-		}
-		if ctx.Bool("apply") {
-			return applyProfile(dir, profile)
-		}
-		return nil
+		return rec.finish(trace(ctx, rec))
 	},
 }
 
-// readObserved turns the monitor's log into distinct observed calls,
-// reading it one record at a time. A log that misses calls (size cap, a
-// write failure) is an error: the profile learned from it would deny them.
-func readObserved(path string) ([]seccompgen.Observed, error) {
-	f, err := os.Open(path)
-	if os.IsNotExist(err) {
-		return nil, nil
+// trace is trace's work (package learn); rec, when not nil, records what
+// was learned.
+func trace(ctx *cli.Context, rec *statusRecorder) error {
+	dir, err := filepath.Abs(ctx.String("bundle"))
+	if err != nil {
+		return err
+	}
+	spec, err := bundle.Load(dir)
+	if err != nil {
+		return err
+	}
+	ann, err := bundle.ParseAnnotations(spec.Annotations)
+	if err != nil {
+		return fmt.Errorf("%s: %w", dir, err)
+	}
+	n := ctx.Int("preserve-fds")
+	if err := ann.CheckFDs(n); err != nil {
+		return fmt.Errorf("--preserve-fds %d: %w", n, err)
+	}
+	hold, err := openHold(ctx)
+	if err != nil {
+		return err
+	}
+	defer hold.close()
+	b, err := backend(ctx)
+	if err != nil {
+		return err
+	}
+	run, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if hold != nil {
+		defer hold.watch(cancel)()
+	}
+	res, err := learn.Run(run, b, learn.Options{
+		ID: "trace-" + strconv.Itoa(os.Getpid()), Root: ctx.String("root"),
+		Bundle: dir, Spec: spec, Args: ctx.Args().Slice(), PreserveFDs: n,
+	})
+	if errors.Is(err, learn.ErrCancelled) {
+		return fmt.Errorf("trace: the --hold-fd caller closed its end: %w", err)
 	}
 	if err != nil {
-		return nil, err
+		return err
 	}
-	defer f.Close()
-	seen := map[seccompgen.Observed]bool{}
-	var out []seccompgen.Observed
-	rd := monitor.NewReader(f)
-	for {
-		rec, err := rd.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
-		if n := rec.Notice; n != nil {
-			if n.Kind == monitor.NoticeDropped || n.Kind == monitor.NoticeLost || n.Kind == monitor.NoticeMonitorDied {
-				return nil, fmt.Errorf("trace: the monitor could not record every call (%s), so a learned profile would deny some the plugin makes: %s", n.Kind, n.Message)
-			}
-			continue
-		}
-		o := seccompgen.Observed{Name: rec.Event.Syscall}
-		copy(o.Args[:], rec.Event.Args)
-		if !seen[o] {
-			seen[o] = true
-			out = append(out, o)
+	o := res.Options
+	if rec == nil { // else the status file says it
+		fmt.Fprintf(os.Stderr, "plugbox: trace: plugin exited with status %d; %d distinct calls beyond \"base\"; learned groups [%s], extra calls [%s], network %s\n",
+			res.Status, res.Distinct, strings.Join(o.Groups, " "), strings.Join(o.Extra, " "), o.Network)
+		if res.Status != 0 {
+			fmt.Fprintln(os.Stderr, "plugbox: trace: warning: the plugin failed, so the profile may miss calls of the paths it did not reach")
 		}
 	}
-	return out, nil
-}
-
-// violationOf keeps the bundle's choice of EPERM or kill for denied calls.
-func violationOf(spec *specs.Spec) string {
-	if spec.Linux != nil && spec.Linux.Seccomp != nil && spec.Linux.Seccomp.DefaultAction == specs.ActKillProcess {
-		return "kill"
+	if err := writeProfile(ctx.String("output"), res.Profile); err != nil {
+		return err
 	}
-	return "errno"
+	if ctx.Bool("apply") {
+		if err := bundle.ApplySeccomp(dir, res.Profile); err != nil {
+			return err
+		}
+	}
+	return rec.learned(res.Status, learnedSummary{Groups: o.Groups, Extra: o.Extra, Network: o.Network, Distinct: res.Distinct})
 }
 
 func writeProfile(path string, profile *specs.LinuxSeccomp) error {
@@ -160,26 +126,4 @@ func writeProfile(path string, profile *specs.LinuxSeccomp) error {
 		return fmt.Errorf("--output: %w", err)
 	}
 	return nil
-}
-
-// applyProfile replaces linux.seccomp in dir/config.json, atomically.
-func applyProfile(dir string, profile *specs.LinuxSeccomp) error {
-	path := filepath.Join(dir, bundle.ConfigName)
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	spec, err := bundle.Decode(path, data)
-	if err != nil {
-		return err
-	}
-	if spec.Linux == nil {
-		spec.Linux = &specs.Linux{}
-	}
-	spec.Linux.Seccomp = profile
-	out, err := json.MarshalIndent(spec, "", "  ")
-	if err != nil {
-		return err
-	}
-	return atomicfile.Write(path, append(out, '\n'), 0o644)
 }

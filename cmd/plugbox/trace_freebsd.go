@@ -25,6 +25,7 @@ func init() {
 		bundleFlag,
 		&cli.StringFlag{Name: "format", Value: "text", Usage: "text (grouped calls) or json (one violation per line)"},
 	}
+	traceCommand.Description = ""
 	traceCommand.Action = traceCapsicum
 }
 

@@ -2,9 +2,7 @@ package main
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"time"
 
@@ -44,7 +42,7 @@ var violationsCommand = &cli.Command{
 		var offset int64
 		malformed := 0
 		for {
-			n, bad, err := printViolations(out, path, offset, format)
+			n, bad, err := monitor.PrintLog(out, path, offset, format == "json")
 			if err != nil {
 				return err
 			}
@@ -58,8 +56,8 @@ var violationsCommand = &cli.Command{
 			st, err := c.State()
 			if err != nil || st.Status == sandbox.StatusStopped {
 				// The monitor writes its last counts as the plugin ends.
-				waitMonitor(root, id, 5*time.Second)
-				_, bad, err := printViolations(out, path, offset, format)
+				sandbox.WaitMonitor(root, id, 5*time.Second)
+				_, bad, err := monitor.PrintLog(out, path, offset, format == "json")
 				malformed += bad
 				if err != nil {
 					return err
@@ -87,52 +85,4 @@ var violationsCommand = &cli.Command{
 		}
 		return nil
 	},
-}
-
-// printViolations prints the complete lines of the log from offset, one
-// record at a time, and returns the offset after them and how many lines
-// were not records.
-func printViolations(out io.Writer, path string, offset int64, format string) (int64, int, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return offset, 0, nil // nothing denied (yet), or no monitor
-		}
-		return offset, 0, err
-	}
-	defer f.Close()
-	if _, err := f.Seek(offset, io.SeekStart); err != nil {
-		return offset, 0, err
-	}
-	rd := monitor.NewReader(f)
-	for {
-		rec, err := rd.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return offset + rd.Offset(), rd.Malformed(), fmt.Errorf("read %s: %w", path, err)
-		}
-		if format == "json" {
-			_, err = out.Write(rd.Line())
-		} else {
-			_, err = fmt.Fprintln(out, rec)
-		}
-		if err != nil {
-			return offset + rd.Offset(), rd.Malformed(), err
-		}
-	}
-	return offset + rd.Offset(), rd.Malformed(), nil
-}
-
-// waitMonitor waits up to timeout for the container's monitor process to
-// finish writing.
-func waitMonitor(root, id string, timeout time.Duration) {
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		if r, err := sandbox.ReadMonitorReport(root, id, true); err != nil || !r.Active {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }

@@ -60,3 +60,16 @@ teardown() {
 	echo "$output" | jq -e -s 'map(select(.syscall == "socket" and .args[0] == 2)) | length == 1'
 	"$PLUGBOX" --root "$ROOT" delete "$(cid attack)"
 }
+
+@test "trace keeps the bundle's kill action in the learned profile" {
+	cat > "$BATS_TEST_TMPDIR/kill.json" <<-JSON
+	{"name": "bbkill", "command": ["/bin/busybox", "cat", "/etc/passwd"],
+	 "syscalls": ["base", "fs-read"], "onViolation": "kill"}
+	JSON
+	"$PLUGBOX" bundle init --exec "$BUSYBOX" --manifest "$BATS_TEST_TMPDIR/kill.json" "$AUTHORED/kill"
+	jq -e '.linux.seccomp.defaultAction == "SCMP_ACT_KILL_PROCESS"' "$AUTHORED/kill/config.json"
+	run -0 "$PLUGBOX" --root "$ROOT" trace --bundle "$AUTHORED/kill" -o "$BATS_TEST_TMPDIR/learned.json"
+	# the learning filter replaced the bundle's while the plugin ran; the
+	# learned profile still denies by killing, as the manifest asked
+	jq -e '.defaultAction == "SCMP_ACT_KILL_PROCESS"' "$BATS_TEST_TMPDIR/learned.json"
+}

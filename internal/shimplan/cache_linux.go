@@ -1,4 +1,4 @@
-package sandbox
+package shimplan
 
 import (
 	"bytes"

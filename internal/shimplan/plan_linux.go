@@ -1,11 +1,10 @@
-package sandbox
+package shimplan
 
 import (
 	"encoding/binary"
 	"fmt"
 	"os"
 	"strconv"
-	"strings"
 
 	"github.com/opencontainers/runc/libcontainer"
 	"github.com/opencontainers/runc/libcontainer/configs"
@@ -17,18 +16,10 @@ import (
 	"github.com/plugbox/plugbox/seccompgen"
 )
 
-// The exec shim (internal/shim) is what libcontainer execs in place of the
-// plugin when plugbox's own layers apply. It applies the layers that must
-// come last and that libcontainer does not offer: Landlock, process.rlimits
-// and the seccomp filter (compiled here, on the host, once per profile),
-// hands the seccomp listener to the monitor, and execs the plugin. Loading
-// the filter there, after libcontainer's own setup and the start handshake,
-// means the profile filters only the plugin.
-
-// shimPlan is the shim's part of a layer plan: what every process started
+// Plan is the shim's part of a layer plan: what every process started
 // through it gets, the container's init as well as any process exec'd into
 // the container later.
-type shimPlan struct {
+type Plan struct {
 	landlock *shim.Landlock
 	seccomp  *shim.Seccomp     // nil: no filter
 	program  []unix.SockFilter // seccomp.Program, decoded for checks
@@ -39,10 +30,10 @@ type shimPlan struct {
 // planShim compiles the profile the shim loads (through root's BPF cache)
 // and converts the Landlock policy; it fails on a profile the shim could
 // not run the plugin under.
-func planShim(root string, spec *specs.Spec, profile *specs.LinuxSeccomp, policy *bundle.LandlockPolicy, foreign bool) (*shimPlan, error) {
-	sp := &shimPlan{landlock: landlockRuleset(policy)}
+func New(root string, spec *specs.Spec, profile *specs.LinuxSeccomp, policy *bundle.LandlockPolicy, foreign bool) (*Plan, error) {
+	sp := &Plan{landlock: landlockRuleset(policy)}
 	var err error
-	if sp.rlimits, err = rlimitsOf(spec.Process); err != nil {
+	if sp.rlimits, err = RlimitsOf(spec.Process); err != nil {
 		return nil, err
 	}
 	if profile == nil {
@@ -69,8 +60,12 @@ func planShim(root string, spec *specs.Spec, profile *specs.LinuxSeccomp, policy
 	return sp, nil
 }
 
+// Monitor reports whether the filter notifies: then a monitor must take
+// the listener, or the notified calls would fail.
+func (sp *Plan) Monitor() bool { return sp.monitor }
+
 // check fails unless the program lets the shim make call nr (with args).
-func (sp *shimPlan) check(nr int, args []uint64, what string) error {
+func (sp *Plan) check(nr int, args []uint64, what string) error {
 	arch, err := seccompgen.NativeAuditArch()
 	if err != nil {
 		return err
@@ -118,12 +113,12 @@ func landlockRuleset(p *bundle.LandlockPolicy) *shim.Landlock {
 	return l
 }
 
-// shimProcess turns process, which would exec the plugin, into one that
+// Process turns process, which would exec the plugin, into one that
 // execs the shim with sp's layers. Its descriptors 3.. (process.ExtraFiles)
 // stay the plugin's; the shim, its configuration and, with monitorEnd, the
 // monitor socket follow them. It returns the files this process must close
 // once libcontainer has started the process.
-func (sp *shimPlan) shimProcess(process *libcontainer.Process, monitorEnd *os.File) ([]*os.File, error) {
+func (sp *Plan) Process(process *libcontainer.Process, monitorEnd *os.File) ([]*os.File, error) {
 	keep := 3 + len(process.ExtraFiles)
 	exeFD, cfgFD := keep, keep+1
 	cfg := &shim.Config{Args: process.Args, KeepFDs: keep, MonitorFD: -1, Landlock: sp.landlock, Seccomp: sp.seccomp}
@@ -131,7 +126,7 @@ func (sp *shimPlan) shimProcess(process *libcontainer.Process, monitorEnd *os.Fi
 	if len(want) == 0 {
 		want = sp.rlimits
 	}
-	cfg.Rlimits, process.Rlimits = splitRlimits(want)
+	cfg.Rlimits, process.Rlimits = SplitRlimits(want)
 	if monitorEnd != nil {
 		cfg.MonitorFD = keep + 2
 		if err := sp.check(unix.SYS_READ, []uint64{uint64(cfg.MonitorFD)}, "read(2), in which the exec shim waits for the monitor"); err != nil {
@@ -166,7 +161,7 @@ func (sp *shimPlan) shimProcess(process *libcontainer.Process, monitorEnd *os.Fi
 // above this process's, which needs libcontainer's privileges (it applies
 // limits from the host); libcontainer keeps the current soft limit there,
 // so nothing but the plugin runs under the configured ones.
-func splitRlimits(want []configs.Rlimit) ([]shim.Rlimit, []configs.Rlimit) {
+func SplitRlimits(want []configs.Rlimit) ([]shim.Rlimit, []configs.Rlimit) {
 	var toShim []shim.Rlimit
 	var raise []configs.Rlimit
 	for _, r := range want {
@@ -180,7 +175,7 @@ func splitRlimits(want []configs.Rlimit) ([]shim.Rlimit, []configs.Rlimit) {
 }
 
 // rlimitsOf converts the spec's process.rlimits into libcontainer's form.
-func rlimitsOf(p *specs.Process) ([]configs.Rlimit, error) {
+func RlimitsOf(p *specs.Process) ([]configs.Rlimit, error) {
 	var out []configs.Rlimit
 	for _, r := range p.Rlimits {
 		kind, ok := rlimitNames[r.Type]
@@ -220,11 +215,12 @@ func dupFile(f *os.File) (*os.File, error) {
 	return os.NewFile(uintptr(fd), f.Name()), nil
 }
 
-func lookupVar(env []string, name string) string {
-	for _, kv := range env {
-		if v, ok := strings.CutPrefix(kv, name+"="); ok {
-			return v
-		}
-	}
-	return ""
+// rlimitNames maps process.rlimits' type names to their resource numbers.
+var rlimitNames = map[string]int{
+	"RLIMIT_CPU": unix.RLIMIT_CPU, "RLIMIT_FSIZE": unix.RLIMIT_FSIZE, "RLIMIT_DATA": unix.RLIMIT_DATA,
+	"RLIMIT_STACK": unix.RLIMIT_STACK, "RLIMIT_CORE": unix.RLIMIT_CORE, "RLIMIT_RSS": unix.RLIMIT_RSS,
+	"RLIMIT_NPROC": unix.RLIMIT_NPROC, "RLIMIT_NOFILE": unix.RLIMIT_NOFILE, "RLIMIT_MEMLOCK": unix.RLIMIT_MEMLOCK,
+	"RLIMIT_AS": unix.RLIMIT_AS, "RLIMIT_LOCKS": unix.RLIMIT_LOCKS, "RLIMIT_SIGPENDING": unix.RLIMIT_SIGPENDING,
+	"RLIMIT_MSGQUEUE": unix.RLIMIT_MSGQUEUE, "RLIMIT_NICE": unix.RLIMIT_NICE, "RLIMIT_RTPRIO": unix.RLIMIT_RTPRIO,
+	"RLIMIT_RTTIME": unix.RLIMIT_RTTIME,
 }

@@ -1,4 +1,4 @@
-package sandbox
+package shimplan
 
 import (
 	"os"
@@ -33,10 +33,10 @@ func TestShimPlanRefusesAProfileTheShimCannotRunUnder(t *testing.T) {
 		t.Fatal(err)
 	}
 	spec := &specs.Spec{Process: &specs.Process{Args: []string{"/bin/true"}}}
-	if _, err := planShim(t.TempDir(), spec, without(profile, "execve"), nil, false); err == nil || !strings.Contains(err.Error(), "execve(2)") {
+	if _, err := New(t.TempDir(), spec, without(profile, "execve"), nil, false); err == nil || !strings.Contains(err.Error(), "execve(2)") {
 		t.Errorf("a profile without execve: %v, want a refusal naming execve(2)", err)
 	}
-	sp, err := planShim(t.TempDir(), spec, without(profile, "read"), nil, false)
+	sp, err := New(t.TempDir(), spec, without(profile, "read"), nil, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,10 +44,10 @@ func TestShimPlanRefusesAProfileTheShimCannotRunUnder(t *testing.T) {
 	defer r.Close()
 	defer w.Close()
 	// Without a monitor the shim makes no read.
-	if _, err := sp.shimProcess(&libcontainer.Process{Args: []string{"/bin/true"}}, nil); err != nil {
+	if _, err := sp.Process(&libcontainer.Process{Args: []string{"/bin/true"}}, nil); err != nil {
 		t.Errorf("a profile without read, no monitor: %v", err)
 	}
-	if _, err := sp.shimProcess(&libcontainer.Process{Args: []string{"/bin/true"}}, w); err == nil || !strings.Contains(err.Error(), "read(2)") {
+	if _, err := sp.Process(&libcontainer.Process{Args: []string{"/bin/true"}}, w); err == nil || !strings.Contains(err.Error(), "read(2)") {
 		t.Errorf("a profile without read, with the monitor: %v, want a refusal naming read(2)", err)
 	}
 }
@@ -58,7 +58,7 @@ func TestShimProcessExecsTheShimWithTheLimits(t *testing.T) {
 		t.Fatal(err)
 	}
 	spec := &specs.Spec{Process: &specs.Process{Args: []string{"/bin/true"}}}
-	sp, err := planShim(t.TempDir(), spec, profile, nil, false)
+	sp, err := New(t.TempDir(), spec, profile, nil, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +73,7 @@ func TestShimProcessExecsTheShimWithTheLimits(t *testing.T) {
 			{Type: unix.RLIMIT_AS, Soft: 1 << 30, Hard: 1 << 30},
 			{Type: unix.RLIMIT_NOFILE, Soft: 64, Hard: cur.Max + 1},
 		}}
-	opened, err := sp.shimProcess(p, nil)
+	opened, err := sp.Process(p, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
