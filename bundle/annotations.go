@@ -4,6 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/plugbox/plugbox/seccompgen"
 )
 
 // Annotation keys plugbox reads from config.json. runtime-spec has no field
@@ -22,9 +26,14 @@ const (
 	// the host must pass with --preserve-fds (exported as LISTEN_FDNAMES).
 	AnnotationFDNames = "org.plugbox.fdnames"
 	// AnnotationMonitor, set to "violations", routes the calls the seccomp
-	// profile denies to plugbox's listener, which answers EPERM and logs
-	// each one (plugbox violations ID).
+	// profile fails with an errno to plugbox's listener, which answers that
+	// errno and logs each one (plugbox violations ID); "audit" routes the
+	// SCMP_ACT_LOG ones too, which the listener lets run and logs.
 	AnnotationMonitor = "org.plugbox.monitor"
+	// AnnotationViolations holds the manifest's violation policy as JSON,
+	// {"onViolation": ..., "syscallActions": {...}}, so that the profile
+	// trace learns keeps it.
+	AnnotationViolations = "org.plugbox.violations"
 	// AnnotationAuthored marks a config.json written by plugbox bundle init;
 	// its value is the manifest's plugin name.
 	AnnotationAuthored = "org.plugbox.authored"
@@ -73,4 +82,23 @@ func ParseTimeout(annotations map[string]string) (limit time.Duration, ok bool, 
 		return 0, true, fmt.Errorf("annotation %s: %q is not a positive duration such as \"30s\"", AnnotationTimeout, raw)
 	}
 	return limit, true, nil
+}
+
+// ParseViolations returns the violation policy a bundle was authored with:
+// AnnotationViolations when present, else what the profile's default action
+// says (seccompgen.PolicyOf), with SCMP_ACT_LOG read as audit when
+// AnnotationMonitor is "audit".
+func ParseViolations(spec *specs.Spec) (seccompgen.Policy, error) {
+	if raw, ok := spec.Annotations[AnnotationViolations]; ok {
+		var p seccompgen.Policy
+		if err := json.Unmarshal([]byte(raw), &p); err != nil {
+			return seccompgen.Policy{}, fmt.Errorf("config.json: annotations[%q]: %w", AnnotationViolations, err)
+		}
+		return p, nil
+	}
+	var profile *specs.LinuxSeccomp
+	if spec.Linux != nil {
+		profile = spec.Linux.Seccomp
+	}
+	return seccompgen.PolicyOf(profile, spec.Annotations[AnnotationMonitor] == "audit"), nil
 }

@@ -11,11 +11,14 @@ import (
 
 	libseccomp "github.com/seccomp/libseccomp-golang"
 	"golang.org/x/sys/unix"
+
+	"github.com/plugbox/plugbox/seccompgen"
 )
 
 // Serve answers notifications on listener until every process using the
-// filter has exited, writing one JSON line per call to log.
-func Serve(listener int, mode Mode, container string, log io.Writer) error {
+// filter has exited, as ans says, writing one JSON line per recorded call
+// to log before answering it.
+func Serve(listener int, ans *Answerer, container string, log io.Writer) error {
 	enc := json.NewEncoder(log)
 	fd := libseccomp.ScmpFd(listener)
 	for {
@@ -37,25 +40,26 @@ func Serve(listener int, mode Mode, container string, log io.Writer) error {
 			return fmt.Errorf("receive notification: %w", err)
 		}
 		event := eventOf(req, container)
+		var args [6]uint64
+		copy(args[:], event.Args)
+		answer, record := ans.Answer(event.Syscall, args)
 		resp := &libseccomp.ScmpNotifResp{ID: req.ID}
-		switch {
-		case mode == Learning:
+		event.Action = answer.Action
+		if answer.Errno == 0 {
 			resp.Flags = libseccomp.NotifRespFlagContinue
-			event.Action = "allowed"
-		case event.Syscall == "":
-			// Newer than libseccomp's table: ENOSYS lets libc fall back.
-			resp.Error = int32(unix.ENOSYS)
-			event.Action = "denied"
-		default:
-			resp.Error = int32(unix.EPERM)
-			event.Action = "denied"
+		} else {
+			resp.Error = int32(answer.Errno)
+			event.Errno = seccompgen.ErrnoName(answer.Errno)
 		}
 		if event.Syscall == "" {
 			event.Syscall = "syscall_" + strconv.Itoa(int(event.Nr))
 		}
 		// Log before answering: once the call returns, its record exists,
 		// so a log read after the plugin exits misses nothing.
-		_ = enc.Encode(event)
+		if record {
+			event.Decoded = DecodeArgs(event.Syscall, event.Arch, event.Args)
+			_ = enc.Encode(event)
+		}
 		if err := libseccomp.NotifRespond(fd, resp); err != nil && !errors.Is(err, syscall.ENOENT) {
 			return fmt.Errorf("answer notification: %w", err)
 		}

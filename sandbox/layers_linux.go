@@ -14,7 +14,6 @@ import (
 	"github.com/opencontainers/runc/libcontainer"
 	"github.com/opencontainers/runc/libcontainer/configs"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"golang.org/x/sys/unix"
 
 	"github.com/plugbox/plugbox/bundle"
 	"github.com/plugbox/plugbox/monitor"
@@ -45,6 +44,8 @@ type Layers struct {
 type layerPlan struct {
 	shim    *shimPlan // nil when libcontainer execs the plugin directly
 	monitor monitor.Mode
+	// policy is how the monitor answers (its mode is monitor).
+	policy  monitor.Policy
 	spawned *monitorSpawn // the running monitor, once started
 	// foreground: this process waits for the plugin, so it can also serve
 	// the monitor itself.
@@ -92,7 +93,9 @@ func planLayers(opts CreateOptions, root string) (*layerPlan, error) {
 		if seccompProfile == nil {
 			return nil, errors.New("the seccomp monitor needs a linux.seccomp profile in config.json (plugbox bundle init writes one)")
 		}
-		seccompProfile = routeToListener(seccompProfile, p.monitor)
+		if seccompProfile, p.policy, err = routeToListener(seccompProfile, p.monitor, opts.LearnAllow); err != nil {
+			return nil, err
+		}
 		p.enforced.Monitor = opts.Monitor
 	}
 	authored := spec.Annotations[bundle.AnnotationAuthored] != ""
@@ -132,6 +135,9 @@ func planLayers(opts CreateOptions, root string) (*layerPlan, error) {
 		return nil, err
 	}
 	p.exec = &execLayers{Seccomp: seccompProfile, Landlock: policy, Foreign: !authored, Monitor: p.monitor}
+	if p.monitor != "" {
+		p.exec.MonitorPolicy = &p.policy
+	}
 	if p.shim.monitor && p.monitor == "" {
 		return nil, fmt.Errorf("config.json: linux.seccomp uses %s, which needs plugbox's monitor: set annotation %s", specs.ActNotify, bundle.AnnotationMonitor)
 	}
@@ -156,34 +162,23 @@ func shimReasons(landlock, monitor, authored bool) string {
 	return strings.Join(why, ", ")
 }
 
-// routeToListener returns a copy of profile that sends calls to the seccomp
-// listener. Learning: seccompgen.WithNotify routes only the calls a
-// permission group could grant (the monitor lets them continue and records
-// them); DeniedAlways and dangerous argument patterns stay denied.
-// Enforcing ("violations"): the default action and every rule that answers
-// EPERM notify instead, and the monitor answers EPERM and logs each one, so
-// denials by argument (socket family, clone flags) are logged too. Calls
-// answered with another errno (ENOSYS for clone3) or killed keep their
-// action.
-func routeToListener(profile *specs.LinuxSeccomp, mode monitor.Mode) *specs.LinuxSeccomp {
+// routeToListener returns the profile the shim loads for monitor mode
+// mode, and how the monitor answers it. Learning: seccompgen's learning
+// filter, whatever the bundle's profile, so every call the plugin makes
+// is recorded (allow names the never-granted calls the monitor lets run
+// anyway). Enforcing ("violations", "audit"): seccompgen.Route, and the
+// monitor answers each routed call what the bundle's profile decides: its
+// errno, or, for audit, "continue". Kills, traps, SCMP_ACT_LOG outside
+// audit and ENOSYS answers stay with the kernel.
+func routeToListener(profile *specs.LinuxSeccomp, mode monitor.Mode, allow []string) (*specs.LinuxSeccomp, monitor.Policy, error) {
 	if mode == monitor.Learning {
-		return seccompgen.WithNotify(profile, "", true)
-	}
-	out := *profile
-	isEPERM := func(action specs.LinuxSeccompAction, ret *uint) bool {
-		return action == specs.ActErrno && (ret == nil || *ret == uint(unix.EPERM))
-	}
-	if isEPERM(out.DefaultAction, out.DefaultErrnoRet) {
-		out.DefaultAction, out.DefaultErrnoRet = specs.ActNotify, nil
-	}
-	out.Syscalls = make([]specs.LinuxSyscall, len(profile.Syscalls))
-	for i, rule := range profile.Syscalls {
-		if isEPERM(rule.Action, rule.ErrnoRet) {
-			rule.Action, rule.ErrnoRet = specs.ActNotify, nil
+		learning, err := seccompgen.LearningProfile("")
+		if err != nil {
+			return nil, monitor.Policy{}, err
 		}
-		out.Syscalls[i] = rule
+		return learning, monitor.Policy{Mode: mode, Allow: allow}, nil
 	}
-	return &out
+	return seccompgen.Route(profile, mode == monitor.Audit), monitor.Policy{Mode: mode, Profile: profile}, nil
 }
 
 // checkRootfsReachable reports a bundle that the container's root, mapped
@@ -313,7 +308,7 @@ func (p *layerPlan) adjustProcess(process *libcontainer.Process, root, id string
 	}
 	var monitorEnd *os.File
 	if p.monitor != "" {
-		m, err := startMonitor(p.monitor, root, id, p.foreground)
+		m, err := startMonitor(p.policy, root, id, p.foreground)
 		if err != nil {
 			return err
 		}
@@ -367,6 +362,9 @@ type execLayers struct {
 	Landlock *bundle.LandlockPolicy `json:"landlock,omitempty"`
 	Foreign  bool                   `json:"foreign,omitempty"`
 	Monitor  monitor.Mode           `json:"monitor,omitempty"`
+	// MonitorPolicy is how the monitor answers (nil in records written
+	// before it existed: the monitor then fails every routed call, EPERM).
+	MonitorPolicy *monitor.Policy `json:"monitorPolicy,omitempty"`
 }
 
 func (p *layerPlan) record() layerRecord {
@@ -386,6 +384,11 @@ func execPlan(root, id string, process *specs.Process) (*layerPlan, error) {
 	}
 	plan.monitor = rec.Exec.Monitor
 	plan.exec = rec.Exec
+	if rec.Exec.MonitorPolicy != nil {
+		plan.policy = *rec.Exec.MonitorPolicy
+	} else if plan.monitor != "" {
+		plan.policy = monitor.Policy{Mode: monitor.Violations, Profile: rec.Exec.Seccomp}
+	}
 	var err error
 	plan.shim, err = planShim(root, &specs.Spec{Process: process}, rec.Exec.Seccomp, rec.Exec.Landlock, rec.Exec.Foreign)
 	if err != nil {

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -30,9 +31,17 @@ type monitorSpawn struct {
 // startMonitor starts the monitor with one end of a socket pair; the other
 // end goes to the shim, which announces its listener there (monitor.
 // AcquireListener). inProcess serves it from a goroutine, which saves
-// starting a process; otherwise it is `plugbox __plugbox-monitor MODE ID
-// LOG` in its own session.
-func startMonitor(mode monitor.Mode, root, id string, inProcess bool) (*monitorSpawn, error) {
+// starting a process; otherwise it is `plugbox __plugbox-monitor POLICY ID
+// LOG` in its own session, POLICY being the monitor.Policy as JSON.
+func startMonitor(policy monitor.Policy, root, id string, inProcess bool) (*monitorSpawn, error) {
+	ans, err := monitor.NewAnswerer(policy)
+	if err != nil {
+		return nil, err
+	}
+	policyJSON, err := json.Marshal(policy)
+	if err != nil {
+		return nil, fmt.Errorf("monitor policy: %w", err)
+	}
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("monitor socket pair: %w", err)
@@ -54,7 +63,7 @@ func startMonitor(mode monitor.Mode, root, id string, inProcess bool) (*monitorS
 	if inProcess {
 		go func() {
 			defer close(m.finished)
-			if err := runMonitor(ownEnd, mode, id, logPath); err != nil {
+			if err := runMonitor(ownEnd, ans, id, logPath); err != nil {
 				fmt.Fprintf(os.Stderr, "plugbox: monitor of %s: %v\n", id, err)
 			}
 		}()
@@ -66,7 +75,7 @@ func startMonitor(mode monitor.Mode, root, id string, inProcess bool) (*monitorS
 		m.shimEnd.Close()
 		return nil, fmt.Errorf("monitor: %w", err)
 	}
-	cmd := exec.Command(self, MonitorArg, string(mode), id, logPath)
+	cmd := exec.Command(self, MonitorArg, string(policyJSON), id, logPath)
 	cmd.ExtraFiles = []*os.File{ownEnd}
 	cmd.Stderr = os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
@@ -94,12 +103,17 @@ func (m *monitorSpawn) wait() {
 // then serves it until the plugin's processes are gone. It never returns.
 func MonitorMain() {
 	if len(os.Args) != 5 {
-		fmt.Fprintln(os.Stderr, "plugbox: monitor: usage: MODE ID LOG")
+		fmt.Fprintln(os.Stderr, "plugbox: monitor: usage: POLICY ID LOG")
 		os.Exit(2)
 	}
-	mode, err := monitor.ParseMode(os.Args[2])
+	var policy monitor.Policy
+	err := json.Unmarshal([]byte(os.Args[2]), &policy)
+	var ans *monitor.Answerer
 	if err == nil {
-		err = runMonitor(os.NewFile(3, "monitor-socket"), mode, os.Args[3], os.Args[4])
+		ans, err = monitor.NewAnswerer(policy)
+	}
+	if err == nil {
+		err = runMonitor(os.NewFile(3, "monitor-socket"), ans, os.Args[3], os.Args[4])
 	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "plugbox: monitor of %s: %v\n", os.Args[3], err)
@@ -110,7 +124,7 @@ func MonitorMain() {
 
 // runMonitor takes the listener from the shim at the other end of sock and
 // serves it, logging to logPath.
-func runMonitor(sock *os.File, mode monitor.Mode, id, logPath string) error {
+func runMonitor(sock *os.File, ans *monitor.Answerer, id, logPath string) error {
 	listener, err := monitor.AcquireListener(sock)
 	sock.Close()
 	if errors.Is(err, monitor.ErrNoListener) {
@@ -125,5 +139,5 @@ func runMonitor(sock *os.File, mode monitor.Mode, id, logPath string) error {
 		return fmt.Errorf("open %s: %w", logPath, err)
 	}
 	defer log.Close()
-	return monitor.Serve(listener, mode, id, log)
+	return monitor.Serve(listener, ans, id, log)
 }

@@ -51,7 +51,7 @@ func loadFilter(mode string) error {
 		return fmt.Errorf("no_new_privs: %w", err)
 	}
 	if mode == "notify" {
-		fd, err := Load(WithNotify(s, "", false))
+		fd, err := Load(Route(s, false))
 		if err != nil {
 			return err
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -19,19 +20,24 @@ import (
 	"github.com/plugbox/plugbox/internal/atomicfile"
 )
 
-// traceCommand is learning mode: it runs the plugin under a filter that
-// allows only the "base" group and sends every other call to the monitor,
-// which records it and lets it continue; at exit it writes the smallest
-// default-deny profile (permission groups plus single calls) covering what
-// the plugin really did.
+// traceCommand is learning mode: it runs the plugin under seccompgen's
+// learning filter, which sends every call to the monitor, which records it
+// and lets it run; at exit it writes the profile that allows exactly what
+// the plugin used (seccompgen.Learn), with the bundle's own violation
+// policy for everything else, and prints the manifest fields that would
+// cover it. Calls no profile may allow (seccompgen.NeverGranted) are
+// refused during the run and listed; --allow-denied lets named ones run
+// and be learned.
 var traceCommand = &cli.Command{
 	Name:      "trace",
-	Usage:     "learn a minimal seccomp profile by running the plugin once",
+	Usage:     "learn the exact seccomp profile a plugin needs by running it",
 	ArgsUsage: "[-- ARGS...]",
 	Flags: []cli.Flag{
 		bundleFlag,
 		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the learned linux.seccomp JSON here (default: standard output)"},
 		&cli.BoolFlag{Name: "apply", Usage: "also replace linux.seccomp in the bundle's config.json with the learned profile"},
+		&cli.StringFlag{Name: "merge", Usage: "a profile an earlier trace learned: the new one allows what either run used"},
+		&cli.StringSliceFlag{Name: "allow-denied", Usage: "let `CALL` run and learn it although plugbox never grants it (check then rates the bundle HIGH); repeat or comma-separate"},
 	},
 	Action: func(ctx *cli.Context) error {
 		dir, err := filepath.Abs(ctx.String("bundle"))
@@ -45,20 +51,38 @@ var traceCommand = &cli.Command{
 		if ctx.NArg() > 0 {
 			spec.Process.Args = ctx.Args().Slice()
 		}
-		learning, err := seccompgen.Generate(seccompgen.Options{Groups: []string{"base"}})
+		policy, err := bundle.ParseViolations(spec)
 		if err != nil {
 			return err
 		}
-		if spec.Linux == nil {
-			spec.Linux = &specs.Linux{}
+		allow := ctx.StringSlice("allow-denied")
+		for _, n := range allow {
+			if !seccompgen.KnownSyscall(n) {
+				return fmt.Errorf("--allow-denied %q: not a syscall plugbox knows", n)
+			}
 		}
-		spec.Linux.Seccomp = learning
+		var merged *seccompgen.Learned
+		if path := ctx.String("merge"); path != "" {
+			if merged, err = readLearned(path, allow); err != nil {
+				return err
+			}
+		}
+		specAllow := false
+		if spec.Linux != nil && spec.Linux.Seccomp != nil {
+			specAllow = slices.Contains(spec.Linux.Seccomp.Flags, specs.LinuxSeccompFlagSpecAllow)
+		} else {
+			// The monitor needs a profile; learning replaces it.
+			if spec.Linux == nil {
+				spec.Linux = &specs.Linux{}
+			}
+			spec.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActErrno}
+		}
 		b, err := backend(ctx)
 		if err != nil {
 			return err
 		}
 		id := "trace-" + strconv.Itoa(os.Getpid())
-		c, err := b.Create(sandbox.CreateOptions{ID: id, Bundle: dir, Spec: spec, Foreground: true, Monitor: string(monitor.Learning)})
+		c, err := b.Create(sandbox.CreateOptions{ID: id, Bundle: dir, Spec: spec, Foreground: true, Monitor: string(monitor.Learning), LearnAllow: allow})
 		if err != nil {
 			return err
 		}
@@ -74,19 +98,42 @@ var traceCommand = &cli.Command{
 		if err != nil {
 			return err
 		}
-		opts, err := seccompgen.Minimize(observed)
+		learned, refused, err := seccompgen.Learn(observed, allow)
 		if err != nil {
 			return err
 		}
-		opts.OnViolation = violationOf(spec)
-		profile, err := seccompgen.Generate(opts)
+		if merged != nil {
+			if err := learned.Merge(merged); err != nil {
+				return fmt.Errorf("--merge: %w", err)
+			}
+		}
+		profile, ignored, err := learned.Profile(policy, specAllow)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(os.Stderr, "plugbox: trace: plugin exited with status %d; %d distinct calls beyond \"base\"; learned groups [%s], extra calls [%s], network %s\n",
-			status, len(observed), strings.Join(opts.Groups, " "), strings.Join(opts.Extra, " "), opts.Network)
+		calls := learned.Calls()
+		fmt.Fprintf(os.Stderr, "plugbox: trace: plugin exited with status %d; the learned profile allows %d calls (%s), and answers the rest %s\n",
+			status, len(calls), strings.Join(calls, " "), policy.Default)
+		if opts, uncovered, err := learned.Manifest(); err == nil {
+			fmt.Fprintf(os.Stderr, "plugbox: trace: a manifest covering it: %s\n", manifestFields(opts))
+			if len(uncovered) > 0 {
+				fmt.Fprintf(os.Stderr, "plugbox: trace: no manifest grants: %s\n", strings.Join(uncovered, "; "))
+			}
+		}
+		for _, note := range ignored {
+			fmt.Fprintf(os.Stderr, "plugbox: trace: the plugin used a call the bundle gives an action: %s\n", note)
+		}
 		if status != 0 {
 			fmt.Fprintln(os.Stderr, "plugbox: trace: warning: the plugin failed, so the profile may miss calls of the paths it did not reach")
+		}
+		if len(refused) > 0 {
+			if path := ctx.String("output"); path != "" {
+				if err := writeProfile(path, profile); err != nil {
+					return err
+				}
+			}
+			return fmt.Errorf("trace: the plugin called what plugbox never grants, so they were refused (EPERM) and not learned:\n  %s\nthe plugin may have failed where it made them; if it really needs them, trace again with --allow-denied %s (plugbox check then rates the bundle HIGH)",
+				strings.Join(refusalLines(refused), "\n  "), strings.Join(refusedNames(refused), ","))
 		}
 		if err := writeProfile(ctx.String("output"), profile); err != nil {
 			return err
@@ -98,7 +145,7 @@ var traceCommand = &cli.Command{
 	},
 }
 
-// readObserved turns the monitor's log into distinct observed calls.
+// readObserved turns the monitor's learning log into distinct calls.
 func readObserved(path string) ([]seccompgen.Observed, error) {
 	f, err := os.Open(path)
 	if os.IsNotExist(err) {
@@ -112,25 +159,49 @@ func readObserved(path string) ([]seccompgen.Observed, error) {
 	if err != nil {
 		return nil, err
 	}
-	seen := map[seccompgen.Observed]bool{}
-	var out []seccompgen.Observed
-	for _, e := range events {
-		o := seccompgen.Observed{Name: e.Syscall}
-		copy(o.Args[:], e.Args)
-		if !seen[o] {
-			seen[o] = true
-			out = append(out, o)
-		}
-	}
-	return out, nil
+	return monitor.LearnedCalls(events), nil
 }
 
-// violationOf keeps the bundle's choice of EPERM or kill for denied calls.
-func violationOf(spec *specs.Spec) string {
-	if spec.Linux != nil && spec.Linux.Seccomp != nil && spec.Linux.Seccomp.DefaultAction == specs.ActKillProcess {
-		return "kill"
+// readLearned reads a profile an earlier trace wrote, for --merge.
+func readLearned(path string, allow []string) (*seccompgen.Learned, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--merge: %w", err)
 	}
-	return "errno"
+	var s specs.LinuxSeccomp
+	if err := json.Unmarshal(data, &s); err != nil {
+		return nil, fmt.Errorf("--merge %s: not a linux.seccomp JSON object: %w", path, err)
+	}
+	l, err := seccompgen.LearnedFrom(&s, allow)
+	if err != nil {
+		return nil, fmt.Errorf("--merge %s: %w", path, err)
+	}
+	return l, nil
+}
+
+// manifestFields renders the plugin.json fields of opts.
+func manifestFields(o seccompgen.Options) string {
+	groups, _ := json.Marshal(o.Groups)
+	extra, _ := json.Marshal(append([]string{}, o.Extra...))
+	return fmt.Sprintf(`"syscalls": %s, "extraSyscalls": %s, "network": %q`, groups, extra, o.Network)
+}
+
+func refusalLines(rs []seccompgen.Refusal) []string {
+	var out []string
+	for _, r := range rs {
+		out = append(out, r.String())
+	}
+	return out
+}
+
+func refusedNames(rs []seccompgen.Refusal) []string {
+	var out []string
+	for _, r := range rs {
+		if !slices.Contains(out, r.Name) {
+			out = append(out, r.Name)
+		}
+	}
+	return out
 }
 
 func writeProfile(path string, profile *specs.LinuxSeccomp) error {
