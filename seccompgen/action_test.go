@@ -253,7 +253,7 @@ func TestLearningProfile(t *testing.T) {
 		t.Fatal(err)
 	}
 	for call, want := range map[string]string{
-		"read": "ALLOW", "execve": "ALLOW", "exit_group": "ALLOW", "write": "NOTIFY", "getpid": "NOTIFY",
+		"read": "ALLOW", "execve": "ALLOW", "exit_group": "ALLOW", "write": "ALLOW", "getpid": "NOTIFY", "writev": "NOTIFY",
 		"mmap": "NOTIFY", "ptrace": "NOTIFY", "clone3": "ENOSYS", "openat2": "ENOSYS", "file_setattr": "NOTIFY",
 	} {
 		if got := verdict(t, s, call, args()); got != want {

@@ -55,11 +55,13 @@ func Route(s *specs.LinuxSeccomp, audit bool) *specs.LinuxSeccomp {
 }
 
 // learnedAlways are the calls every learned profile allows, seen or not:
-// the exec shim's last two calls under the filter (its read of the
-// monitor's byte and the plugin's execve), exiting, returning from a
-// signal handler and the kernel's restart of an interrupted call, which a
-// traced run may not happen to make.
-var learnedAlways = []string{"execve", "exit", "exit_group", "read", "restart_syscall", "rt_sigreturn"}
+// the exec shim's calls under the filter (its read of the monitor's byte,
+// the plugin's execve, and the write and exit of its report should that
+// execve fail), writing (a traced run rarely takes the paths that report
+// errors), exiting, returning from a signal handler and the kernel's
+// restart of an interrupted call, which a traced run may not happen to
+// make.
+var learnedAlways = []string{"execve", "exit", "exit_group", "read", "restart_syscall", "rt_sigreturn", "write"}
 
 // LearningProfile is the filter of learning mode (plugbox trace) for the
 // architecture goarch ("" for this one): every call goes to the listener,
