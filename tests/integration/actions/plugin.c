@@ -16,6 +16,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static void probe(const char *name, long ret, int err)
@@ -68,7 +69,7 @@ static void on_sigsys(int sig, siginfo_t *si, void *uc)
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
-		fprintf(stderr, "usage: plugin call|thread|trap|two|decode\n");
+		fprintf(stderr, "usage: plugin call|thread|trap|fork|two|decode\n");
 		return 2;
 	}
 	const char *mode = argv[1];
@@ -104,6 +105,17 @@ int main(int argc, char **argv)
 		printf("PROBE trap.ret %ld\n", r);
 		printf("PROBE trap.nr %d\n", (int)SYS_getpriority);
 		fflush(stdout);
+	} else if (strcmp(mode, "fork") == 0) {
+		/* The denied call from a child process, then from the parent:
+		 * what records it must follow the fork. */
+		pid_t child = fork();
+		if (child == 0) {
+			call("child.call");
+			_exit(0);
+		}
+		int status;
+		waitpid(child, &status, 0);
+		call("parent.call");
 	} else if (strcmp(mode, "two") == 0) {
 		call("getpriority");
 		errno = 0;
