@@ -35,6 +35,16 @@ var seccompCommand = &cli.Command{
 			},
 		},
 		{
+			Name:  "actions",
+			Usage: "list the violation actions (onViolation, syscallActions): what the plugin sees and who logs the call",
+			Action: func(ctx *cli.Context) error {
+				for _, a := range seccompgen.Actions() {
+					fmt.Printf("%s\n  seccomp: %s\n  plugin:  %s\n  log:     %s\n", a.Name, a.Seccomp, a.Plugin, a.Log)
+				}
+				return nil
+			},
+		},
+		{
 			Name:      "export",
 			Usage:     "write the compiled filter of a bundle's linux.seccomp",
 			ArgsUsage: "BUNDLE",
