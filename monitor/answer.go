@@ -32,21 +32,22 @@ type Policy struct {
 	Allow []string `json:"allow,omitempty"`
 }
 
-// Answerer answers notified calls for one container, and in learning mode
-// says which of them are worth a record (the first of each distinct use).
+// Answerer answers notified calls for one container and, in learning
+// mode, maps each call to the first one seen of its kind, so a trace
+// records each distinct use once.
 type Answerer struct {
 	policy  Policy
 	decider *seccompgen.Decider
-	seen    map[seccompgen.Observed]bool
+	first   map[seccompgen.Observed][6]uint64
 }
 
-// maxLearnKeys bounds the learning-mode memory of calls already recorded;
-// past it every call is recorded (the log's own bounds then apply).
+// maxLearnKeys bounds the learning-mode memory of calls already seen; past
+// it calls keep their own arguments (the log's own bounds then apply).
 const maxLearnKeys = 1 << 16
 
 // NewAnswerer checks p: enforcing modes need the profile.
 func NewAnswerer(p Policy) (*Answerer, error) {
-	a := &Answerer{policy: p, seen: map[seccompgen.Observed]bool{}}
+	a := &Answerer{policy: p, first: map[seccompgen.Observed][6]uint64{}}
 	switch p.Mode {
 	case Learning:
 	case Violations, Audit:
@@ -71,13 +72,15 @@ type Answer struct {
 }
 
 // Answer says how to answer call name (its native name, "" when no table
-// knows the number) with arguments args, and whether the call is worth a
-// record: always when enforcing; in learning mode, only the first time
-// each distinct use (seccompgen.LearnKey) is seen.
-func (a *Answerer) Answer(name string, args [6]uint64) (Answer, bool) {
+// knows the number) made with args, and the arguments to record it with:
+// args, or in learning mode those of the first call seen that a learned
+// profile tells apart from it no more than LearnKey does (the same socket
+// family, ioctl request, clone flags, open write flags ...), so that the
+// log's aggregation counts it as a repeat of that one.
+func (a *Answerer) Answer(name string, args [6]uint64) (Answer, [6]uint64) {
 	if name == "" {
 		// Newer than every table: ENOSYS lets libc fall back.
-		return Answer{Errno: errnoENOSYS, Action: ActionDenied}, true
+		return Answer{Errno: errnoENOSYS, Action: ActionDenied}, args
 	}
 	if a.policy.Mode == Learning {
 		ans := Answer{Action: ActionAllowed}
@@ -85,24 +88,24 @@ func (a *Answerer) Answer(name string, args [6]uint64) (Answer, bool) {
 			ans = Answer{Errno: errnoEPERM, Action: ActionDenied}
 		}
 		key := seccompgen.LearnKey(seccompgen.Observed{Name: name, Args: args})
-		if a.seen[key] {
-			return ans, false
+		if first, ok := a.first[key]; ok {
+			return ans, first
 		}
-		if len(a.seen) < maxLearnKeys {
-			a.seen[key] = true
+		if len(a.first) < maxLearnKeys {
+			a.first[key] = args
 		}
-		return ans, true
+		return ans, args
 	}
 	v := a.decider.Decide(name, args)
 	switch v.Action {
 	case specs.ActErrno:
-		return Answer{Errno: v.Errno, Action: ActionDenied}, true
+		return Answer{Errno: v.Errno, Action: ActionDenied}, args
 	case specs.ActLog, specs.ActAllow:
 		// Routed only in audit mode: it runs, and is recorded.
-		return Answer{Action: ActionAudited}, true
+		return Answer{Action: ActionAudited}, args
 	}
 	// Anything else is the kernel's to decide and never routed; fail closed.
-	return Answer{Errno: errnoEPERM, Action: ActionDenied}, true
+	return Answer{Errno: errnoEPERM, Action: ActionDenied}, args
 }
 
 // Linux errno values the listener answers with.

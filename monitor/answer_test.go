@@ -32,9 +32,9 @@ func TestAnswerer(t *testing.T) {
 		{"ptrace", [6]uint64{}, 1, ActionDenied}, // never routed (the kernel kills); fail closed
 		{"", [6]uint64{}, 38, ActionDenied},
 	} {
-		a, record := enforce.Answer(tt.call, tt.args)
-		if a.Errno != tt.errno || a.Action != tt.act || !record {
-			t.Errorf("enforce %s%v: %+v record=%v, want errno %d %s", tt.call, tt.args[:1], a, record, tt.errno, tt.act)
+		a, rec := enforce.Answer(tt.call, tt.args)
+		if a.Errno != tt.errno || a.Action != tt.act || rec != tt.args {
+			t.Errorf("enforce %s%v: %+v recorded with %v, want errno %d %s", tt.call, tt.args[:1], a, rec, tt.errno, tt.act)
 		}
 	}
 
@@ -49,18 +49,18 @@ func TestAnswerer(t *testing.T) {
 		record bool
 	}{
 		{"read", [6]uint64{3, 0x1000, 10}, 0, true},
-		{"read", [6]uint64{4, 0x2000, 20}, 0, false}, // same use: no second record
+		{"read", [6]uint64{4, 0x2000, 20}, 0, false}, // the same use: recorded as the first one's repeat
 		{"socket", [6]uint64{1}, 0, true},
 		{"socket", [6]uint64{2}, 0, true}, // another family is another use
 		{"ptrace", [6]uint64{}, 1, true},
-		{"ptrace", [6]uint64{}, 1, false},
-		{"mount", [6]uint64{}, 0, true}, // allowed on purpose
+		{"ptrace", [6]uint64{}, 1, true}, // identical arguments: its own, and the first's
+		{"mount", [6]uint64{}, 0, true},  // allowed on purpose
 		{"clone", [6]uint64{0x10000000 | 17}, 1, true},
 		{"ioctl", [6]uint64{0, 0x5412}, 1, true},
 	} {
-		a, record := learn.Answer(tt.call, tt.args)
-		if a.Errno != tt.errno || record != tt.record {
-			t.Errorf("learning %s%v: %+v record=%v, want errno %d record=%v", tt.call, tt.args[:2], a, record, tt.errno, tt.record)
+		a, rec := learn.Answer(tt.call, tt.args)
+		if a.Errno != tt.errno || (rec == tt.args) != tt.record {
+			t.Errorf("learning %s%v: %+v recorded with %v, want errno %d, its own arguments: %v", tt.call, tt.args[:2], a, rec, tt.errno, tt.record)
 		}
 	}
 	if _, err := NewAnswerer(Policy{Mode: Violations}); err == nil {

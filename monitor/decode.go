@@ -30,9 +30,9 @@ var decoders = map[string][]argDecoder{
 	"setns":       {{1, "nstype", cloneFlags}},
 	"ioctl":       {{1, "request", ioctlRequest}},
 	"personality": {{0, "persona", persona}},
-	"kill":        {{1, "sig", signal}},
-	"tkill":       {{1, "sig", signal}},
-	"tgkill":      {{2, "sig", signal}},
+	"kill":        {{1, "sig", signalName}},
+	"tkill":       {{1, "sig", signalName}},
+	"tgkill":      {{2, "sig", signalName}},
 }
 
 // DecodeArgs names the arguments of call name that matter (nil for calls
@@ -185,7 +185,7 @@ func cloneFlags(v uint64, arch string) string {
 		parts = append(parts, flagText(rest, cloneFlagTable))
 	}
 	if sig != 0 {
-		parts = append(parts, signal(sig, arch))
+		parts = append(parts, signalName(sig, arch))
 	}
 	if len(parts) == 0 {
 		return "0"
@@ -201,7 +201,7 @@ var signalNames = map[uint64]string{
 	30: "SIGPWR", 31: "SIGSYS",
 }
 
-func signal(v uint64, _ string) string {
+func signalName(v uint64, _ string) string {
 	if n, ok := signalNames[v]; ok {
 		return n
 	}
