@@ -89,6 +89,9 @@ func reportMonitor(ctx *cli.Context, id string) {
 			}
 			fmt.Fprintf(os.Stderr, "plugbox: %s: seccomp denied %d system call(s): %s (details: %s%s)\n", id, s.Denied, names, where, counted)
 		}
+		if err == nil && s.Audited > 0 {
+			fmt.Fprintf(os.Stderr, "plugbox: %s: seccomp audit: %d call(s) the profile does not allow ran: %s (plugbox violations %s)\n", id, s.Audited, strings.Join(s.AuditedNames, ", "), id)
+		}
 	}
 	if report.Problem != "" {
 		fmt.Fprintf(os.Stderr, "plugbox: %s: warning: %s\n", id, report.Problem)

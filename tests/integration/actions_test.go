@@ -199,6 +199,9 @@ func TestViolationActions(t *testing.T) {
 			if len(recs) != 1 || recs[0].Syscall != "getpriority" || recs[0].Action != "audited" || recs[0].Errno != "" {
 				t.Errorf("log %+v, want one getpriority audited", recs)
 			}
+			if !strings.Contains(r.stderr, "seccomp audit: 1 call(s) the profile does not allow ran: getpriority") {
+				t.Errorf("run's summary does not name the audited call: %q", r.stderr)
+			}
 		}},
 		{"per-call actions", "two", "errno", map[string]string{"getpriority": "errno:EACCES", "setpriority": "kill"}, func(t *testing.T, b *sandbox, id string, r *runResult) {
 			if got := r.probe(t, "getpriority"); got != "-1 13" {
