@@ -6,6 +6,10 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/plugbox/plugbox/seccompgen"
 )
 
 // Annotation keys plugbox reads from config.json. runtime-spec has no field
@@ -25,9 +29,14 @@ const (
 	// the host must pass with --preserve-fds (exported as LISTEN_FDNAMES).
 	AnnotationFDNames = "org.plugbox.fdnames"
 	// AnnotationMonitor, set to "violations", routes the calls the seccomp
-	// profile denies to plugbox's listener, which answers EPERM and logs
-	// each one (plugbox violations ID).
+	// profile fails with an errno to plugbox's listener, which answers that
+	// errno and logs each one (plugbox violations ID); "audit" routes the
+	// SCMP_ACT_LOG ones too, which the listener lets run and logs.
 	AnnotationMonitor = "org.plugbox.monitor"
+	// AnnotationViolations holds the manifest's violation policy as JSON,
+	// {"onViolation": ..., "syscallActions": {...}}, so that the profile
+	// trace learns keeps it.
+	AnnotationViolations = "org.plugbox.violations"
 	// AnnotationAuthored marks a config.json written by plugbox bundle init;
 	// its value is the manifest's plugin name.
 	AnnotationAuthored = "org.plugbox.authored"
@@ -56,6 +65,7 @@ const IDMapAuto = "auto"
 // Monitor modes of AnnotationMonitor.
 const (
 	MonitorViolations = "violations"
+	MonitorAudit      = "audit"
 	MonitorLearning   = "learning"
 )
 
@@ -73,8 +83,10 @@ type Annotations struct {
 	// FDNames are the descriptors the host passes with --preserve-fds, in
 	// order; nil when the bundle names none.
 	FDNames []string
-	// Monitor is "", MonitorViolations or MonitorLearning.
+	// Monitor is "", MonitorViolations, MonitorAudit or MonitorLearning.
 	Monitor string
+	// Violations is the violation policy bundle init recorded, or nil.
+	Violations *seccompgen.Policy
 	// AutoIDMap asks for a host id range allocated per sandbox.
 	AutoIDMap bool
 	// Binds are the read and write paths as bundle init resolved them.
@@ -130,10 +142,16 @@ func ParseAnnotations(annotations map[string]string) (*Annotations, error) {
 			}
 			a.FDNames = names
 		case AnnotationMonitor:
-			if value != MonitorViolations && value != MonitorLearning {
-				return nil, bad("use %q (or %q, as plugbox trace does)", MonitorViolations, MonitorLearning)
+			if value != MonitorViolations && value != MonitorAudit && value != MonitorLearning {
+				return nil, bad("use %q, %q (which routes SCMP_ACT_LOG calls too) or %q (as plugbox trace does)", MonitorViolations, MonitorAudit, MonitorLearning)
 			}
 			a.Monitor = value
+		case AnnotationViolations:
+			var p seccompgen.Policy
+			if err := json.Unmarshal([]byte(value), &p); err != nil {
+				return nil, bad("%v: regenerate it with 'plugbox bundle init', or remove the key", err)
+			}
+			a.Violations = &p
 		case AnnotationCapsicum, AnnotationRctl, AnnotationChildrenMax, AnnotationSecurelevel, AnnotationTrapCap:
 			// Decoded together below: they depend on each other.
 		case AnnotationIDMap:
@@ -162,7 +180,7 @@ func ParseAnnotations(annotations map[string]string) (*Annotations, error) {
 	return &a, nil
 }
 
-var knownAnnotations = []string{AnnotationAuthored, AnnotationBinds, AnnotationCapsicum, AnnotationFDNames, AnnotationIDMap, AnnotationLandlock, AnnotationMonitor, AnnotationTimeout,
+var knownAnnotations = []string{AnnotationAuthored, AnnotationBinds, AnnotationCapsicum, AnnotationFDNames, AnnotationIDMap, AnnotationLandlock, AnnotationMonitor, AnnotationTimeout, AnnotationViolations,
 	AnnotationRctl, AnnotationChildrenMax, AnnotationSecurelevel, AnnotationTrapCap}
 
 // LandlockPolicy lists the paths, as seen inside the container, that the
@@ -204,4 +222,23 @@ func decodeLandlock(raw string) (*LandlockPolicy, error) {
 		return nil, fmt.Errorf("trailing data after the policy")
 	}
 	return &p, nil
+}
+
+// ParseViolations returns the violation policy a bundle was authored with:
+// AnnotationViolations when present, else what the profile's default action
+// says (seccompgen.PolicyOf), with SCMP_ACT_LOG read as audit when
+// AnnotationMonitor is "audit".
+func ParseViolations(spec *specs.Spec) (seccompgen.Policy, error) {
+	a, err := ParseAnnotations(spec.Annotations)
+	if err != nil {
+		return seccompgen.Policy{}, fmt.Errorf("config.json: %w", err)
+	}
+	if a.Violations != nil {
+		return *a.Violations, nil
+	}
+	var profile *specs.LinuxSeccomp
+	if spec.Linux != nil {
+		profile = spec.Linux.Seccomp
+	}
+	return seccompgen.PolicyOf(profile, a.Monitor == MonitorAudit), nil
 }

@@ -339,11 +339,14 @@ func (c *checker) seccomp(s *specs.LinuxSeccomp) {
 		c.add(High, "linux.seccomp", "no seccomp filter: every system call, including ptrace, bpf, mount and keyctl, reaches the kernel", "generate a profile with 'plugbox spec' (seccompgen groups)")
 		return
 	}
-	switch s.DefaultAction {
-	case specs.ActAllow, specs.ActLog:
+	switch {
+	case s.DefaultAction == specs.ActLog && c.spec.Annotations[AnnotationMonitor] == "audit":
+		c.add(High, "linux.seccomp.defaultAction", `onViolation "audit": every call the profile does not list runs (plugbox's monitor logs it), a trial mode for learning what the plugin needs`, `once tried, set onViolation back to "errno" or "kill" (or learn a profile with 'plugbox trace --apply')`)
+		return
+	case s.DefaultAction == specs.ActAllow || s.DefaultAction == specs.ActLog:
 		c.add(High, "linux.seccomp.defaultAction", fmt.Sprintf("the default action is %s: every call not listed is allowed", s.DefaultAction), `deny by default ("SCMP_ACT_ERRNO") and allow what the plugin needs`)
 		return
-	case specs.ActTrace, specs.ActNotify:
+	case s.DefaultAction == specs.ActTrace || s.DefaultAction == specs.ActNotify:
 		c.add(Medium, "linux.seccomp.defaultAction", fmt.Sprintf("the default action is %s: the decision is left to a tracer or listener, and without one calls fail only by accident", s.DefaultAction), `deny by default ("SCMP_ACT_ERRNO")`)
 	}
 	var bad, unfiltered, beyond []string
@@ -359,6 +362,26 @@ func (c *checker) seccomp(s *specs.LinuxSeccomp) {
 				unfiltered = append(unfiltered, n)
 			case !groupCalls[n] && !deniedAlways[n]:
 				beyond = append(beyond, n)
+			}
+		}
+	}
+	// Argument rules that admit what plugbox never grants (a learned
+	// profile with trace --allow-denied, or a hand edit).
+	var patterns []string
+	for _, r := range seccompgen.NeverGrantedRules(s) {
+		if !deniedAlways[r.Name] && !(argumentOnly[r.Name] != "" && len(s.Syscalls[r.Index].Args) == 0) {
+			patterns = append(patterns, fmt.Sprintf("%s (rule %d)", r.What, r.Index))
+		}
+	}
+	if len(patterns) > 0 {
+		c.add(High, "linux.seccomp.syscalls", "argument rules allow what plugbox never grants: "+strings.Join(patterns, ", "), "remove those rules (a profile learned with 'plugbox trace --allow-denied' keeps them on purpose)")
+	}
+	for _, sc := range s.Syscalls {
+		if sc.Action == specs.ActAllow || sc.Action == specs.ActLog {
+			for _, n := range sc.Names {
+				if deniedAlways[n] && len(sc.Args) > 0 {
+					bad = append(bad, n)
+				}
 			}
 		}
 	}

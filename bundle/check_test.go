@@ -148,6 +148,22 @@ func TestCheckTable(t *testing.T) {
 		{"ptrace allowed", func(s *specs.Spec) {
 			s.Linux.Seccomp.Syscalls = append(s.Linux.Seccomp.Syscalls, specs.LinuxSyscall{Names: []string{"ptrace", "bpf"}, Action: specs.ActAllow})
 		}, High, "linux.seccomp.syscalls", "bpf, ptrace"},
+		{"audit default", func(s *specs.Spec) {
+			s.Linux.Seccomp.DefaultAction, s.Linux.Seccomp.DefaultErrnoRet = specs.ActLog, nil
+			s.Annotations[AnnotationMonitor] = "audit"
+		}, High, "linux.seccomp.defaultAction", `onViolation "audit"`},
+		{"clone with CLONE_NEWUSER allowed by a rule", func(s *specs.Spec) {
+			s.Linux.Seccomp.Syscalls = append([]specs.LinuxSyscall{{Names: []string{"clone"}, Action: specs.ActAllow,
+				Args: []specs.LinuxSeccompArg{{Index: 0, Value: 0x10000011, Op: specs.OpEqualTo}}}}, s.Linux.Seccomp.Syscalls...)
+		}, High, "linux.seccomp.syscalls", "clone with CLONE_NEWUSER (rule 0)"},
+		{"TIOCSTI allowed by a rule", func(s *specs.Spec) {
+			s.Linux.Seccomp.Syscalls = append([]specs.LinuxSyscall{{Names: []string{"ioctl"}, Action: specs.ActAllow,
+				Args: []specs.LinuxSeccompArg{{Index: 1, Value: 0x5412, Op: specs.OpEqualTo}}}}, s.Linux.Seccomp.Syscalls...)
+		}, High, "linux.seccomp.syscalls", "ioctl TIOCSTI (rule 0)"},
+		{"ptrace allowed by a rule with arguments", func(s *specs.Spec) {
+			s.Linux.Seccomp.Syscalls = append(s.Linux.Seccomp.Syscalls, specs.LinuxSyscall{Names: []string{"ptrace"}, Action: specs.ActAllow,
+				Args: []specs.LinuxSeccompArg{{Index: 0, Value: 0, Op: specs.OpEqualTo}}})
+		}, High, "linux.seccomp.syscalls", "never grants them (seccompgen.DeniedAlways): ptrace"},
 		{"spec allow", func(s *specs.Spec) { s.Linux.Seccomp.Flags = []specs.LinuxSeccompFlag{specs.LinuxSeccompFlagSpecAllow} }, Low, "linux.seccomp.flags", "store bypass"},
 		{"nnp off", func(s *specs.Spec) { s.Process.NoNewPrivileges = false }, High, "process.noNewPrivileges", "no_new_privs"},
 		{"writable root", func(s *specs.Spec) { s.Root.Readonly = false }, Medium, "root.readonly", "writable"},

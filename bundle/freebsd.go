@@ -131,6 +131,9 @@ func FreeBSDSpec(m *Manifest, opts SpecOptions) (*specs.Spec, error) {
 	if opts.Rootless {
 		return nil, errors.New("the FreeBSD backend runs as root (jail_set(2) needs it): author the bundle as root")
 	}
+	if e.OnViolation != ViolationErrno && e.OnViolation != ViolationKill || len(e.SyscallActions) > 0 {
+		return nil, fmt.Errorf(`manifest %q: onViolation %q and syscallActions are Linux seccomp actions: on FreeBSD, Capsicum refuses a call (ENOTCAPABLE, logged: "errno") or traps it ("kill"); use one of those and no syscallActions`, e.Name, e.OnViolation)
+	}
 	var ip specs.FreeBSDSharing
 	switch e.Network {
 	case NetworkNone:

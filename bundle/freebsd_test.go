@@ -86,6 +86,13 @@ func TestFreeBSDSpecManifest(t *testing.T) {
 	if s, _ := FreeBSDSpec(kill, SpecOptions{}); s.Annotations[AnnotationTrapCap] != "true" || s.Annotations[AnnotationMonitor] != "" {
 		t.Errorf("onViolation kill: %v", s.Annotations)
 	}
+	for _, m := range []*Manifest{{OnViolation: ViolationTrap}, {SyscallActions: map[string]string{"ptrace": "kill"}}} {
+		full := DefaultManifest()
+		full.OnViolation, full.SyscallActions = m.OnViolation, m.SyscallActions
+		if _, err := FreeBSDSpec(full, SpecOptions{}); err == nil || !strings.Contains(err.Error(), "Linux seccomp actions") {
+			t.Errorf("onViolation %q, syscallActions %v on FreeBSD: %v", m.OnViolation, m.SyscallActions, err)
+		}
+	}
 	lo := DefaultManifest()
 	lo.Network = NetworkLoopback
 	lo.Syscalls = append(lo.Syscalls, "net-client")

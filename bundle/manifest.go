@@ -26,10 +26,16 @@ const (
 	NetworkHost     = seccompgen.NetworkHost     // the host's network namespace
 )
 
-// Values of Manifest.OnViolation.
+// Values of Manifest.OnViolation and of syscallActions (see
+// seccompgen.Actions for what each does; "errno:NAME" names the errno).
 const (
-	ViolationErrno = seccompgen.ViolationErrno // a denied syscall fails with EPERM
-	ViolationKill  = seccompgen.ViolationKill  // a denied syscall kills the plugin
+	ViolationErrno      = "errno"       // a denied call fails with EPERM, logged by plugbox's monitor
+	ViolationENOSYS     = "enosys"      // a denied call fails with ENOSYS, unlogged
+	ViolationKill       = "kill"        // a denied call kills the plugin
+	ViolationKillThread = "kill-thread" // a denied call kills the calling thread
+	ViolationTrap       = "trap"        // a denied call raises SIGSYS in the calling thread
+	ViolationLog        = "log"         // a denied call runs; the kernel logs it
+	ViolationAudit      = "audit"       // a denied call runs; plugbox's monitor logs it
 )
 
 // Values of Manifest.Landlock.
@@ -74,8 +80,13 @@ type Manifest struct {
 	Syscalls []string `json:"syscalls,omitempty"`
 	// ExtraSyscalls names single syscalls allowed beyond the groups.
 	ExtraSyscalls []string `json:"extraSyscalls,omitempty"`
-	// OnViolation is "errno" (default) or "kill".
+	// OnViolation is what a call the profile denies gets: "errno"
+	// (default: EPERM), "errno:NAME" (e.g. "errno:EACCES"), "enosys",
+	// "kill", "kill-thread", "trap", "log" or "audit".
 	OnViolation string `json:"onViolation,omitempty"`
+	// SyscallActions overrides OnViolation for single calls, e.g.
+	// {"ptrace": "kill", "mount": "errno:EPERM"}.
+	SyscallActions map[string]string `json:"syscallActions,omitempty"`
 	// SeccompSpecAllow keeps the Spectre store-bypass mitigation off for the
 	// plugin (SECCOMP_FILTER_FLAG_SPEC_ALLOW): faster, but a recorded choice.
 	SeccompSpecAllow bool `json:"seccompSpecAllow,omitempty"`
@@ -214,7 +225,7 @@ func (b *ByteSize) UnmarshalJSON(data []byte) error {
 }
 
 // manifestFields lists plugin.json's keys for unknown-field messages.
-const manifestFields = "name, command, cwd, env, read, write, network, syscalls, extraSyscalls, onViolation, seccompSpecAllow, landlock, limits{memory, tmp, pids, cpus, openFiles, timeout, fileSize}, fds, readableExecutable, uid, gid"
+const manifestFields = "name, command, cwd, env, read, write, network, syscalls, extraSyscalls, onViolation, syscallActions, seccompSpecAllow, landlock, limits{memory, tmp, pids, cpus, openFiles, timeout, fileSize}, fds, readableExecutable, uid, gid"
 
 // LoadManifest reads and strictly decodes a plugin.json, then validates it
 // (including that its read and write paths exist on this host).
@@ -335,10 +346,8 @@ func (m *Manifest) Validate() error {
 	default:
 		return fmt.Errorf(`field "network" is %q: use "none", "loopback" or "host"`, m.Network)
 	}
-	switch m.OnViolation {
-	case "", ViolationErrno, ViolationKill:
-	default:
-		return fmt.Errorf(`field "onViolation" is %q: use "errno" or "kill"`, m.OnViolation)
+	if _, err := m.Policy(); err != nil {
+		return err
 	}
 	switch m.Landlock {
 	case "", LandlockRequired, LandlockBestEffort, LandlockOff:
@@ -355,9 +364,14 @@ func (m *Manifest) Validate() error {
 			return fmt.Errorf("extraSyscalls[%d] %q is not a syscall name: use the kernel's name, e.g. \"getrandom\"", i, s)
 		}
 	}
-	// Generate checks what spans fields: Extra names it refuses, and a
-	// network that needs a socket group.
-	if _, err := seccompgen.Generate(m.seccompOptions()); err != nil {
+	// Generate checks what spans fields: Extra names it refuses, a
+	// network that needs a socket group, a per-call action for a call the
+	// groups allow.
+	opts, _ := m.seccompOptions()
+	if _, err := seccompgen.Generate(opts); err != nil {
+		if strings.HasPrefix(err.Error(), "syscallActions") {
+			return err
+		}
 		return fmt.Errorf("syscalls: %w", err)
 	}
 	if err := m.Limits.validate(); err != nil {
@@ -571,17 +585,23 @@ func (m *Manifest) effective() Manifest {
 	return e
 }
 
+// Policy decodes onViolation and syscallActions; errors name the field.
+func (m *Manifest) Policy() (seccompgen.Policy, error) {
+	return seccompgen.ParsePolicy(m.OnViolation, m.SyscallActions)
+}
+
 // seccompOptions maps the manifest's seccomp fields to seccompgen's.
-func (m *Manifest) seccompOptions() seccompgen.Options {
+func (m *Manifest) seccompOptions() (seccompgen.Options, error) {
 	groups := m.Syscalls
 	if groups == nil {
 		groups = DefaultSyscallGroups()
 	}
+	p, err := m.Policy()
 	return seccompgen.Options{
-		Groups:      groups,
-		Extra:       m.ExtraSyscalls,
-		Network:     m.Network,
-		OnViolation: m.OnViolation,
-		SpecAllow:   m.SeccompSpecAllow,
-	}
+		Groups:     groups,
+		Extra:      m.ExtraSyscalls,
+		Network:    m.Network,
+		Violations: p,
+		SpecAllow:  m.SeccompSpecAllow,
+	}, err
 }

@@ -107,7 +107,11 @@ func Spec(m *Manifest, opts SpecOptions) (*specs.Spec, error) {
 		return nil, err
 	}
 	autoIDMap := !opts.Rootless && opts.IDMapBase == 0
-	seccomp, err := seccompgen.Generate(e.seccompOptions())
+	sopts, err := e.seccompOptions()
+	if err != nil {
+		return nil, fmt.Errorf("manifest %q: %w", e.Name, err)
+	}
+	seccomp, err := seccompgen.Generate(sopts)
 	if err != nil {
 		return nil, fmt.Errorf("manifest %q: syscalls: %w", e.Name, err)
 	}
@@ -166,10 +170,16 @@ func Spec(m *Manifest, opts SpecOptions) (*specs.Spec, error) {
 	if autoIDMap {
 		spec.Annotations[AnnotationIDMap] = IDMapAuto
 	}
-	if e.OnViolation != ViolationKill {
-		// Denied calls go to plugbox's listener, answered EPERM and logged.
-		spec.Annotations[AnnotationMonitor] = "violations"
+	if mode := sopts.Violations.Monitor(); mode != "" {
+		// The errno (and audit) actions go through plugbox's listener,
+		// which answers and logs each call.
+		spec.Annotations[AnnotationMonitor] = mode
 	}
+	raw, err := json.Marshal(sopts.Violations)
+	if err != nil {
+		return nil, fmt.Errorf("encode the violation policy: %w", err)
+	}
+	spec.Annotations[AnnotationViolations] = string(raw)
 	if len(e.FDs) > 0 {
 		spec.Annotations[AnnotationFDNames] = strings.Join(e.FDs, ":")
 	}

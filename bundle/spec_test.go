@@ -199,3 +199,50 @@ func TestSpecRefuses(t *testing.T) {
 		t.Error("overflowing id map base accepted")
 	}
 }
+
+// TestSpecViolations: each violation policy reaches config.json as the
+// profile's actions, the monitor mode it needs, and a recorded policy that
+// ParseViolations reads back.
+func TestSpecViolations(t *testing.T) {
+	for _, tt := range []struct {
+		on      string
+		calls   map[string]string
+		def     specs.LinuxSeccompAction
+		monitor string
+	}{
+		{"", nil, specs.ActErrno, "violations"},
+		{"errno:EACCES", nil, specs.ActErrno, "violations"},
+		{"enosys", nil, specs.ActErrno, ""},
+		{"kill", nil, specs.ActKillProcess, ""},
+		{"kill", map[string]string{"mount": "errno"}, specs.ActKillProcess, "violations"},
+		{"kill-thread", nil, specs.ActKillThread, ""},
+		{"trap", nil, specs.ActTrap, ""},
+		{"log", nil, specs.ActLog, ""},
+		{"audit", nil, specs.ActLog, "audit"},
+	} {
+		m := DefaultManifest()
+		m.OnViolation, m.SyscallActions = tt.on, tt.calls
+		s, err := Spec(m, SpecOptions{})
+		if err != nil {
+			t.Fatalf("%s: %v", tt.on, err)
+		}
+		if s.Linux.Seccomp.DefaultAction != tt.def || s.Annotations[AnnotationMonitor] != tt.monitor {
+			t.Errorf("%s %v: default %s monitor %q, want %s %q", tt.on, tt.calls, s.Linux.Seccomp.DefaultAction, s.Annotations[AnnotationMonitor], tt.def, tt.monitor)
+		}
+		p, err := ParseViolations(s)
+		want, _ := m.Policy()
+		if err != nil || p.Default != want.Default || len(p.Calls) != len(want.Calls) {
+			t.Errorf("%s: ParseViolations = %+v, %v; want %+v", tt.on, p, err, want)
+		}
+		// Without the annotation the default action is read back.
+		delete(s.Annotations, AnnotationViolations)
+		if p, _ := ParseViolations(s); p.Default != want.Default {
+			t.Errorf("%s: from the profile alone: %s", tt.on, p.Default)
+		}
+	}
+	s, _ := Spec(DefaultManifest(), SpecOptions{})
+	s.Annotations[AnnotationViolations] = `{"onViolation": "zap"}`
+	if _, err := ParseViolations(s); err == nil || !strings.Contains(err.Error(), AnnotationViolations) {
+		t.Errorf("a bad recorded policy: %v", err)
+	}
+}

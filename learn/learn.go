@@ -1,9 +1,10 @@
-// Package learn is plugbox's learning mode: it runs a plugin once under a
-// filter that allows only the "base" group and sends every other call to
-// the monitor, which records it and lets it continue, then derives the
-// smallest default-deny profile (permission groups plus single calls)
-// covering what the plugin really did. "plugbox trace" and package
-// plugbox's Learn (through the binary) use it.
+// Package learn is plugbox's learning mode: it runs a plugin once with
+// every call sent to the monitor, which records it and lets it run (calls
+// plugbox never grants are refused unless named), then derives the exact
+// profile the plugin needs (seccompgen.Learn), with the bundle's own
+// violation policy for everything else, and the manifest fields that would
+// cover it. "plugbox trace" and package plugbox's Learn (through the
+// binary) use it.
 package learn
 
 import (
@@ -12,10 +13,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/plugbox/plugbox/bundle"
 	"github.com/plugbox/plugbox/monitor"
 	"github.com/plugbox/plugbox/sandbox"
 	"github.com/plugbox/plugbox/seccompgen"
@@ -35,15 +38,35 @@ type Options struct {
 	Args []string
 	// PreserveFDs passes the caller's descriptors 3 .. 3+N-1 to the plugin.
 	PreserveFDs int
+	// AllowDenied names calls plugbox never grants that the run lets run
+	// and learns (trace --allow-denied; check then rates the bundle HIGH).
+	AllowDenied []string
+	// Merge, when not nil, is what an earlier run learned: the profile
+	// allows what either run used (trace --merge).
+	Merge *seccompgen.Learned
 }
 
 // Result is what a run learned.
 type Result struct {
 	// Profile is the learned linux.seccomp.
 	Profile *specs.LinuxSeccomp
-	// Options are the groups, single calls and network mode it grants.
-	Options seccompgen.Options
-	// Distinct is how many distinct calls beyond "base" the plugin made.
+	// Learned is its allowlist; Policy answers every other call.
+	Learned *seccompgen.Learned
+	Policy  seccompgen.Policy
+	// Options are the manifest fields (groups, single calls, network)
+	// that would cover the profile, rounded up to permission groups;
+	// Uncovered lists what no manifest grants. ManifestErr, when set,
+	// says why no manifest could be derived.
+	Options     seccompgen.Options
+	Uncovered   []string
+	ManifestErr error
+	// Ignored notes calls the plugin used that the bundle gives an action
+	// of its own (the action is kept).
+	Ignored []string
+	// Refused lists the calls plugbox never grants that the plugin made:
+	// they were refused (EPERM) and not learned.
+	Refused []seccompgen.Refusal
+	// Distinct is how many distinct calls the monitor saw.
 	Distinct int
 	// Status is the plugin's exit status (128+N for signal N); a failed
 	// run may have missed calls of the paths it did not reach.
@@ -55,23 +78,33 @@ type Result struct {
 var ErrCancelled = errors.New("learning run cancelled: the plugin was killed and nothing was learned")
 
 // Run runs the plugin of opts once in learning mode on b and returns the
-// profile it needs. The learned profile keeps the bundle's choice of EPERM
-// or kill for denied calls. Cancelling ctx kills the plugin.
+// profile it needs. Cancelling ctx kills the plugin.
 func Run(ctx context.Context, b sandbox.Backend, opts Options) (*Result, error) {
 	spec := opts.Spec
-	onViolation := violationOf(spec) // before the learning filter replaces it
 	if len(opts.Args) > 0 {
 		spec.Process.Args = opts.Args
 	}
-	learning, err := seccompgen.Generate(seccompgen.Options{Groups: []string{"base"}})
+	policy, err := bundle.ParseViolations(spec) // before learning replaces the profile
 	if err != nil {
 		return nil, err
 	}
-	if spec.Linux == nil {
-		spec.Linux = &specs.Linux{}
+	for _, n := range opts.AllowDenied {
+		if !seccompgen.KnownSyscall(n) {
+			return nil, fmt.Errorf("allow-denied %q: not a syscall plugbox knows", n)
+		}
 	}
-	spec.Linux.Seccomp = learning
-	c, err := b.Create(sandbox.CreateOptions{ID: opts.ID, Bundle: opts.Bundle, Spec: spec, Foreground: true, PreserveFDs: opts.PreserveFDs, Monitor: string(monitor.Learning)})
+	specAllow := false
+	if spec.Linux != nil && spec.Linux.Seccomp != nil {
+		specAllow = slices.Contains(spec.Linux.Seccomp.Flags, specs.LinuxSeccompFlagSpecAllow)
+	} else {
+		// The monitor needs a profile to route; learning replaces it.
+		if spec.Linux == nil {
+			spec.Linux = &specs.Linux{}
+		}
+		spec.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActErrno}
+	}
+	c, err := b.Create(sandbox.CreateOptions{ID: opts.ID, Bundle: opts.Bundle, Spec: spec, Foreground: true,
+		PreserveFDs: opts.PreserveFDs, Monitor: string(monitor.Learning), LearnAllow: opts.AllowDenied})
 	if err != nil {
 		return nil, err
 	}
@@ -92,16 +125,23 @@ func Run(ctx context.Context, b sandbox.Backend, opts Options) (*Result, error) 
 	if err != nil {
 		return nil, err
 	}
-	learned, err := seccompgen.Minimize(observed)
+	learned, refused, err := seccompgen.Learn(observed, opts.AllowDenied)
 	if err != nil {
 		return nil, err
 	}
-	learned.OnViolation = onViolation
-	profile, err := seccompgen.Generate(learned)
+	if opts.Merge != nil {
+		if err := learned.Merge(opts.Merge); err != nil {
+			return nil, fmt.Errorf("merge: %w", err)
+		}
+	}
+	profile, ignored, err := learned.Profile(policy, specAllow)
 	if err != nil {
 		return nil, err
 	}
-	return &Result{Profile: profile, Options: learned, Distinct: len(observed), Status: status}, nil
+	res := &Result{Profile: profile, Learned: learned, Policy: policy, Ignored: ignored, Refused: refused,
+		Distinct: len(observed), Status: status}
+	res.Options, res.Uncovered, res.ManifestErr = learned.Manifest()
+	return res, nil
 }
 
 // readObserved turns the monitor's log into distinct observed calls,
@@ -146,12 +186,4 @@ func observedIn(r io.Reader) ([]seccompgen.Observed, error) {
 		}
 	}
 	return out, nil
-}
-
-// violationOf is the bundle's choice of EPERM or kill for denied calls.
-func violationOf(spec *specs.Spec) string {
-	if spec.Linux != nil && spec.Linux.Seccomp != nil && spec.Linux.Seccomp.DefaultAction == specs.ActKillProcess {
-		return seccompgen.ViolationKill
-	}
-	return seccompgen.ViolationErrno
 }

@@ -5,10 +5,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-
-	specs "github.com/opencontainers/runtime-spec/specs-go"
-
-	"github.com/plugbox/plugbox/seccompgen"
 )
 
 const t0 = `"time":"2026-12-01T10:00:00Z","container":"c","pid":7,"arch":"amd64","nr":0`
@@ -58,25 +54,5 @@ func TestObservedIn(t *testing.T) {
 				t.Errorf("observed %v, want %v", names, tc.want)
 			}
 		})
-	}
-}
-
-func TestViolationOf(t *testing.T) {
-	kill, _ := seccompgen.Generate(seccompgen.Options{OnViolation: seccompgen.ViolationKill})
-	errno, _ := seccompgen.Generate(seccompgen.Options{})
-	tests := []struct {
-		name string
-		spec *specs.Spec
-		want string
-	}{
-		{"no linux section", &specs.Spec{}, seccompgen.ViolationErrno},
-		{"no seccomp", &specs.Spec{Linux: &specs.Linux{}}, seccompgen.ViolationErrno},
-		{"errno profile", &specs.Spec{Linux: &specs.Linux{Seccomp: errno}}, seccompgen.ViolationErrno},
-		{"kill profile", &specs.Spec{Linux: &specs.Linux{Seccomp: kill}}, seccompgen.ViolationKill},
-	}
-	for _, tc := range tests {
-		if got := violationOf(tc.spec); got != tc.want {
-			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
-		}
 	}
 }

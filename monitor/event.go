@@ -27,15 +27,18 @@ const (
 	Violations Mode = "violations"
 	// Learning lets every notified call continue and logs it.
 	Learning Mode = "learning"
+	// Audit is Violations for a profile with audit actions: the
+	// SCMP_ACT_LOG calls are routed too, and continue, logged.
+	Audit Mode = "audit"
 )
 
 // ParseMode checks a mode name.
 func ParseMode(s string) (Mode, error) {
 	switch Mode(s) {
-	case Violations, Learning:
+	case Violations, Learning, Audit:
 		return Mode(s), nil
 	}
-	return "", fmt.Errorf("unknown monitor mode %q: use %q or %q", s, Violations, Learning)
+	return "", fmt.Errorf("unknown monitor mode %q: use %q, %q or %q", s, Violations, Audit, Learning)
 }
 
 // Event is one notified system call, or a run of identical ones (same pid,
@@ -48,8 +51,14 @@ type Event struct {
 	Syscall   string    `json:"syscall"`
 	Nr        int32     `json:"nr"`
 	Args      []uint64  `json:"args"`
-	// Action is "denied" (answered EPERM or ENOSYS) or "allowed" (learning mode).
+	// Action is "denied" (answered Errno), "allowed" (learning mode) or
+	// "audited" (an audit action: the call ran).
 	Action string `json:"action"`
+	// Errno names the errno a denied call got, e.g. "EPERM".
+	Errno string `json:"errno,omitempty"`
+	// Decoded names the arguments that matter, e.g. {"family": "AF_INET",
+	// "type": "SOCK_STREAM|SOCK_CLOEXEC"} (see DecodeArgs); Args keeps them raw.
+	Decoded map[string]string `json:"decoded,omitempty"`
 	// Count is how many calls the line stands for; 0 (omitted) means one.
 	// A line with a count follows the line of the first such call and
 	// covers the repeats from Time to Last.
@@ -65,11 +74,14 @@ func (e Event) Calls() uint64 {
 	return e.Count
 }
 
-// String renders an event as one human-readable line.
+// String renders an event as one human-readable line, with the arguments
+// DecodeArgs names in place of their numbers.
 func (e Event) String() string {
-	s := fmt.Sprintf("%s %s pid %d %s %s(%#x, %#x, %#x, %#x, %#x, %#x) %s",
-		e.Time.Format(time.RFC3339Nano), e.Container, e.Pid, e.Arch, e.Syscall,
-		arg(e.Args, 0), arg(e.Args, 1), arg(e.Args, 2), arg(e.Args, 3), arg(e.Args, 4), arg(e.Args, 5), e.Action)
+	s := fmt.Sprintf("%s %s pid %d %s %s %s",
+		e.Time.Format(time.RFC3339Nano), e.Container, e.Pid, e.Arch, callText(e.Syscall, e.Arch, e.Args), e.Action)
+	if e.Errno != "" {
+		s += " " + e.Errno
+	}
 	if e.Count > 1 {
 		s += " ×" + strconv.FormatUint(e.Count, 10)
 		if e.Last != nil {

@@ -9,6 +9,8 @@ import (
 
 	libseccomp "github.com/seccomp/libseccomp-golang"
 	"golang.org/x/sys/unix"
+
+	"github.com/plugbox/plugbox/seccompgen"
 )
 
 // seccompNotif is struct seccomp_notif of <linux/seccomp.h>.
@@ -31,10 +33,10 @@ type seccompNotifResp struct {
 }
 
 // Serve answers notifications on listener until every process using the
-// filter has exited, recording each call with rec before answering it (in
-// rec's mode). report, when not nil, receives the running counters a few
+// filter has exited, answering each call as ans says and recording it with
+// rec before answering it. report, when not nil, receives the running counters a few
 // times a second while they change. Serve closes rec before it returns.
-func Serve(listener int, rec *Recorder, report func(Counters)) error {
+func Serve(listener int, rec *Recorder, ans *Answerer, report func(Counters)) error {
 	names := syscallNames{}
 	tick := rec.limits.Window / 4
 	if tick <= 0 {
@@ -87,22 +89,24 @@ func Serve(listener int, rec *Recorder, report func(Counters)) error {
 			Args: append([]uint64(nil), req.Args[:]...),
 		}
 		event.Arch, event.Syscall = names.lookup(req.Arch, req.Nr)
+		var args [6]uint64
+		copy(args[:], event.Args)
+		answer, canonical := ans.Answer(event.Syscall, args)
+		// Learning: every use with the same arguments that matter is one
+		// call to the recorder, which counts the repeats.
+		event.Args = append(event.Args[:0], canonical[:]...)
 		resp := seccompNotifResp{ID: req.ID}
-		switch {
-		case rec.learning:
+		event.Action = answer.Action
+		if answer.Errno == 0 {
 			resp.Flags = unix.SECCOMP_USER_NOTIF_FLAG_CONTINUE
-			event.Action = "allowed"
-		case event.Syscall == "":
-			// Known to no table: ENOSYS lets libc fall back.
-			resp.Error = -int32(unix.ENOSYS)
-			event.Action = "denied"
-		default:
-			resp.Error = -int32(unix.EPERM)
-			event.Action = "denied"
+		} else {
+			resp.Error = -int32(answer.Errno)
+			event.Errno = seccompgen.ErrnoName(answer.Errno)
 		}
 		if event.Syscall == "" {
 			event.Syscall = "syscall_" + strconv.Itoa(int(event.Nr))
 		}
+		event.Decoded = DecodeArgs(event.Syscall, event.Arch, event.Args)
 		// Record before answering: once the call returns, its line exists
 		// (or, for a repeat, its count), so a log read after the plugin
 		// exits misses nothing.

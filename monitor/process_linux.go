@@ -47,8 +47,11 @@ type Config struct {
 	Dir string `json:"dir"`
 	Log string `json:"log"`
 	// Mode is the seccomp listener's, "" when there is none to serve.
-	Mode   Mode   `json:"mode,omitempty"`
-	Limits Limits `json:"limits"`
+	Mode Mode `json:"mode,omitempty"`
+	// Answers is how the listener answers (its Mode is Mode); nil with no
+	// listener to serve.
+	Answers *Policy `json:"answers,omitempty"`
+	Limits  Limits  `json:"limits"`
 	// Timeout is the wall-clock limit (0: none). It runs from the moment
 	// StartFile (libcontainer's exec fifo) is removed, i.e. from `start`;
 	// "" means the plugin has already started.
@@ -281,6 +284,15 @@ var errSaid = errors.New("reported to the starter")
 // plugin's first notified call need not wait for a process to start.
 func serve(cfg Config) error {
 	const counters = 4
+	// Checked before taking the listener: the shim sees the socket close
+	// and fails the start.
+	if cfg.Answers == nil || cfg.Answers.Mode != cfg.Mode {
+		return fmt.Errorf("monitor of %s: no answers for mode %q", cfg.ID, cfg.Mode)
+	}
+	ans, err := NewAnswerer(*cfg.Answers)
+	if err != nil {
+		return err
+	}
 	sock := os.NewFile(3, "monitor-socket")
 	listener, err := AcquireListener(sock)
 	sock.Close()
@@ -305,5 +317,5 @@ func serve(cfg Config) error {
 		// The counters are running totals, so a skipped line loses nothing.
 		_, _ = unix.Write(counters, append(data, '\n'))
 	}
-	return Serve(listener, rec, report)
+	return Serve(listener, rec, ans, report)
 }

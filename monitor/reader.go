@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"slices"
 	"time"
 )
 
@@ -101,8 +102,11 @@ const maxSummaryNames = 32
 
 // Summary totals a log, in bounded memory.
 type Summary struct {
-	// Denied and Allowed count calls, repeats and dropped ones included.
-	Denied, Allowed uint64
+	// Denied and Allowed count calls, repeats and dropped ones included;
+	// Audited counts the allowed calls an audit action let run, and
+	// AuditedNames names them (at most 32).
+	Denied, Allowed, Audited uint64
+	AuditedNames             []string
 	// Names are the distinct denied calls, in first-seen order (at most
 	// 32; More counts the others).
 	Names []string
@@ -165,6 +169,12 @@ func (s *Summary) add(rec Record, seen map[string]bool) {
 		return
 	}
 	e := rec.Event
+	if e.Action == ActionAudited {
+		s.Audited += e.Calls()
+		if len(s.AuditedNames) < maxSummaryNames && !slices.Contains(s.AuditedNames, e.Syscall) {
+			s.AuditedNames = append(s.AuditedNames, e.Syscall)
+		}
+	}
 	if e.Action != "denied" {
 		s.Allowed += e.Calls()
 		return

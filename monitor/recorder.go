@@ -86,6 +86,7 @@ type Recorder struct {
 	out       *LogWriter
 	limits    Limits
 	learning  bool
+	audit     bool // answers are mixed: denied, or audited
 	container string
 
 	pending  map[callKey]*pending
@@ -109,7 +110,7 @@ type Recorder struct {
 // NewRecorder records the calls of container into out.
 func NewRecorder(out *LogWriter, mode Mode, container string, limits Limits, now time.Time) *Recorder {
 	return &Recorder{
-		out: out, limits: limits, learning: mode == Learning, container: container,
+		out: out, limits: limits, learning: mode == Learning, audit: mode == Audit, container: container,
 		pending: map[callKey]*pending{}, tokens: float64(limits.Burst), refill: now,
 		dropped: map[string]uint64{}, droppedWhy: map[string]bool{},
 	}
@@ -335,10 +336,15 @@ func joinSorted(s []string) string {
 	return strings.Join(s, "; ")
 }
 
-// action is what every call of this mode is answered with.
+// action is what every call of this mode is answered with, "" in audit
+// mode, which denies some calls and lets others run (the notice's per-call
+// counts then say which calls they were).
 func (r *Recorder) action() string {
-	if r.learning {
-		return "allowed"
+	switch {
+	case r.learning:
+		return ActionAllowed
+	case r.audit:
+		return ""
 	}
-	return "denied"
+	return ActionDenied
 }

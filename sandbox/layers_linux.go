@@ -47,6 +47,8 @@ type Layers struct {
 type layerPlan struct {
 	shim    *shimplan.Plan // nil when libcontainer execs the plugin directly
 	monitor monitor.Mode
+	// policy is how the monitor answers (its mode is monitor).
+	policy  monitor.Policy
 	spawned *monitor.Spawn // the running monitor, once started
 	// foreground: this process waits for the plugin; the monitor process
 	// kills the plugin if this process dies.
@@ -100,7 +102,9 @@ func planLayers(opts CreateOptions, root string) (*layerPlan, error) {
 		if seccompProfile == nil {
 			return nil, errors.New("the seccomp monitor needs a linux.seccomp profile in config.json (plugbox bundle init writes one)")
 		}
-		seccompProfile = seccompgen.ForListener(seccompProfile, seccompgen.ListenerMode(p.monitor))
+		if seccompProfile, p.policy, err = routeToListener(seccompProfile, p.monitor, opts.LearnAllow); err != nil {
+			return nil, err
+		}
 		p.enforced.Monitor = opts.Monitor
 	}
 	authored := ann.Authored != ""
@@ -140,6 +144,9 @@ func planLayers(opts CreateOptions, root string) (*layerPlan, error) {
 		return nil, err
 	}
 	p.exec = &execLayers{Seccomp: seccompProfile, Landlock: policy, Foreign: !authored, Monitor: p.monitor}
+	if p.monitor != "" {
+		p.exec.MonitorPolicy = &p.policy
+	}
 	if p.shim.Monitor() && p.monitor == "" {
 		return nil, fmt.Errorf("config.json: linux.seccomp uses %s, which needs plugbox's monitor: set annotation %s", specs.ActNotify, bundle.AnnotationMonitor)
 	}
@@ -162,6 +169,34 @@ func shimReasons(landlock, monitor, authored bool) string {
 		why = append(why, "annotation "+bundle.AnnotationAuthored)
 	}
 	return strings.Join(why, ", ")
+}
+
+// answers is how the monitor answers, nil without one.
+func (p *layerPlan) answers() *monitor.Policy {
+	if p.monitor == "" {
+		return nil
+	}
+	a := p.policy
+	return &a
+}
+
+// routeToListener returns the profile the shim loads for monitor mode
+// mode, and how the monitor answers it. Learning: seccompgen's learning
+// filter, whatever the bundle's profile, so every call the plugin makes
+// is recorded (allow names the never-granted calls the monitor lets run
+// anyway). Enforcing ("violations", "audit"): seccompgen.Route, and the
+// monitor answers each routed call what the bundle's profile decides: its
+// errno, or, for audit, "continue". Kills, traps, SCMP_ACT_LOG outside
+// audit and ENOSYS answers stay with the kernel.
+func routeToListener(profile *specs.LinuxSeccomp, mode monitor.Mode, allow []string) (*specs.LinuxSeccomp, monitor.Policy, error) {
+	if mode == monitor.Learning {
+		learning, err := seccompgen.LearningProfile("")
+		if err != nil {
+			return nil, monitor.Policy{}, err
+		}
+		return learning, monitor.Policy{Mode: mode, Allow: allow}, nil
+	}
+	return seccompgen.Route(profile, mode == monitor.Audit), monitor.Policy{Mode: mode, Profile: profile}, nil
 }
 
 // checkRootfsReachable reports a bundle that the container's root, mapped
@@ -359,6 +394,9 @@ type execLayers struct {
 	Landlock *bundle.LandlockPolicy `json:"landlock,omitempty"`
 	Foreign  bool                   `json:"foreign,omitempty"`
 	Monitor  monitor.Mode           `json:"monitor,omitempty"`
+	// MonitorPolicy is how the monitor answers (nil in records written
+	// before it existed: the monitor then fails every routed call, EPERM).
+	MonitorPolicy *monitor.Policy `json:"monitorPolicy,omitempty"`
 }
 
 func (p *layerPlan) record() layerRecord {
@@ -378,6 +416,11 @@ func execPlan(root, id string, process *specs.Process) (*layerPlan, error) {
 	}
 	plan.monitor = rec.Exec.Monitor
 	plan.exec = rec.Exec
+	if rec.Exec.MonitorPolicy != nil {
+		plan.policy = *rec.Exec.MonitorPolicy
+	} else if plan.monitor != "" {
+		plan.policy = monitor.Policy{Mode: monitor.Violations, Profile: rec.Exec.Seccomp}
+	}
 	var err error
 	plan.shim, err = shimplan.New(root, &specs.Spec{Process: process}, rec.Exec.Seccomp, rec.Exec.Landlock, rec.Exec.Foreign)
 	if err != nil {

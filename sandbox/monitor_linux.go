@@ -47,6 +47,7 @@ func (p *layerPlan) startMonitorProcess(dir string) error {
 		Dir:     dir,
 		Log:     filepath.Join(dir, ViolationLogName),
 		Mode:    p.monitor,
+		Answers: p.answers(),
 		Limits:  monitor.DefaultLimits,
 		Timeout: p.timeout,
 		// libcontainer keeps its state, the exec fifo too, in <dir>/<id>.

@@ -71,10 +71,15 @@ type CreateOptions struct {
 	// Foreground keeps the process a child of the caller so Wait works (run
 	// without --detach).
 	Foreground bool
-	// Monitor, when "violations" or "learning", routes the seccomp profile's
-	// denied (or, learning, unknown) calls to a listener that logs them in
-	// the state directory (Linux only).
+	// Monitor, when "violations" or "audit", routes the calls the seccomp
+	// profile fails with an errno (and, audit, the ones it logs) to a
+	// listener that answers and logs them in the state directory; with
+	// "learning" the plugin runs under seccompgen's learning filter and the
+	// listener records every call (Linux only).
 	Monitor string
+	// LearnAllow names, in learning mode, the calls seccompgen never grants
+	// that the listener lets run anyway (plugbox trace --allow-denied).
+	LearnAllow []string
 	// Annotations are the spec's plugbox annotations, decoded; nil makes
 	// the backend decode them from Spec.
 	Annotations *bundle.Annotations

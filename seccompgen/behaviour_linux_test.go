@@ -1,4 +1,4 @@
-//go:build cgo && seccomp
+//go:build cgo
 
 package seccompgen
 
@@ -51,7 +51,7 @@ func loadFilter(mode string) error {
 		return fmt.Errorf("no_new_privs: %w", err)
 	}
 	if mode == "notify" {
-		fd, err := Load(ForListener(s, ListenViolations))
+		fd, err := Load(Route(s, false))
 		if err != nil {
 			return err
 		}

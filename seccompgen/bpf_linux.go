@@ -8,12 +8,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// AUDIT_ARCH_* values of the architectures plugbox builds filters for.
-const (
-	auditArchX86_64  = 0xc000003e
-	auditArchAARCH64 = 0xc00000b7
-)
-
 // SeccompData is the input of a seccomp program (struct seccomp_data).
 type SeccompData struct {
 	Nr   int32

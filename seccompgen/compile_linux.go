@@ -20,11 +20,13 @@ import (
 
 // Compile turns s into a libseccomp filter the way runc's libcontainer
 // does (same actions, operators, argument grouping and skipped rules), with
-// two differences that fail closed: a name libseccomp does not know in an
-// allowing rule (ALLOW, LOG, TRACE) is an error instead of being ignored,
-// and the bad-architecture action is SCMP_ACT_KILL_PROCESS instead of
-// libseccomp's thread kill. Unknown names in denying rules are skipped: the
-// default action already denies them. The filter keeps libseccomp's
+// three differences that fail closed: a name libseccomp does not know but
+// plugbox's table does gets its native number from the table (for a
+// profile of the native architecture alone); another name libseccomp does
+// not know in an allowing rule (ALLOW, LOG, TRACE) is an error instead of
+// being ignored; and the bad-architecture action is SCMP_ACT_KILL_PROCESS
+// instead of libseccomp's thread kill. Other unknown names in denying rules
+// are skipped, as runc does. The filter keeps libseccomp's
 // no_new_privs setting, so its Load sets no_new_privs. The caller releases
 // it. A SCMP_ACT_NOTIFY default action is accepted here (runc's loader
 // refuses it; plugbox's shim loads such profiles itself).
@@ -77,8 +79,9 @@ func Compile(s *specs.LinuxSeccomp) (*libseccomp.ScmpFilter, error) {
 			return nil, fmt.Errorf("compile seccomp profile: binary tree optimisation: %w", err)
 		}
 	}
+	resolve := resolver(s)
 	for i, e := range s.Syscalls {
-		if err := addEntry(f, def, e); err != nil {
+		if err := addEntry(f, def, e, resolve); err != nil {
 			return nil, fmt.Errorf("compile seccomp profile: syscalls[%d]: %w", i, err)
 		}
 	}
@@ -156,7 +159,35 @@ func permits(act libseccomp.ScmpAction) bool {
 	return false
 }
 
-func addEntry(f *libseccomp.ScmpFilter, def libseccomp.ScmpAction, e specs.LinuxSyscall) error {
+// resolver returns the syscall-number lookup for s's rules: libseccomp's
+// table, and for a name it lacks (calls newer than libseccomp 2.5.4, such
+// as statmount or open_tree_attr) plugbox's own, when s is for the native
+// architecture alone: libseccomp takes a native number it does not know as
+// it is. Otherwise such a name would vanish from the filter, and a denying
+// rule for it under a default that allows (log, audit) would let it run.
+func resolver(s *specs.LinuxSeccomp) func(string) (libseccomp.ScmpSyscall, error) {
+	col := -1
+	if native, err := libseccomp.GetNativeArch(); err == nil && len(s.Architectures) == 1 {
+		switch {
+		case native == libseccomp.ArchAMD64 && s.Architectures[0] == specs.ArchX86_64:
+			col = 0
+		case native == libseccomp.ArchARM64 && s.Architectures[0] == specs.ArchAARCH64:
+			col = 1
+		}
+	}
+	return func(name string) (libseccomp.ScmpSyscall, error) {
+		nr, err := libseccomp.GetSyscallFromName(name)
+		if err == nil || col < 0 {
+			return nr, err
+		}
+		if nrs, ok := syscallTable[name]; ok && nrs[col] >= 0 {
+			return libseccomp.ScmpSyscall(nrs[col]), nil
+		}
+		return nr, err
+	}
+}
+
+func addEntry(f *libseccomp.ScmpFilter, def libseccomp.ScmpAction, e specs.LinuxSyscall, resolve func(string) (libseccomp.ScmpSyscall, error)) error {
 	act, err := scmpAction(e.Action, e.ErrnoRet)
 	if err != nil {
 		return err
@@ -186,7 +217,7 @@ func addEntry(f *libseccomp.ScmpFilter, def libseccomp.ScmpAction, e specs.Linux
 		split = split || n > 1
 	}
 	for _, name := range e.Names {
-		nr, err := libseccomp.GetSyscallFromName(name)
+		nr, err := resolve(name)
 		if err != nil {
 			if permits(act) {
 				return fmt.Errorf("syscall %q is not known to libseccomp %s: refusing to drop a rule that allows it", name, libVersion())

@@ -1,4 +1,4 @@
-//go:build cgo && seccomp
+//go:build cgo
 
 package seccompgen
 
@@ -69,20 +69,39 @@ func TestGroupsResolve(t *testing.T) {
 func profiles(t *testing.T) map[string]*specs.LinuxSeccomp {
 	t.Helper()
 	out := map[string]*specs.LinuxSeccomp{}
+	pol := func(def string, calls map[string]string) Policy {
+		p, err := ParsePolicy(def, calls)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
 	for name, o := range map[string]Options{
-		"base":       {},
-		"all":        {Groups: GroupNames(), Network: NetworkHost, SpecAllow: true},
-		"kill":       {Groups: []string{"fs-read", "net-client"}, OnViolation: ViolationKill},
-		"net-fsread": {Groups: []string{"fs-read", "net-client"}},
+		"base":        {},
+		"all":         {Groups: GroupNames(), Network: NetworkHost, SpecAllow: true},
+		"kill":        {Groups: []string{"fs-read", "net-client"}, Violations: pol("kill", nil)},
+		"net-fsread":  {Groups: []string{"fs-read", "net-client"}},
+		"kill-thread": {Groups: []string{"fs-read"}, Violations: pol("kill-thread", nil)},
+		"trap":        {Violations: pol("trap", nil)},
+		"enosys":      {Violations: pol("enosys", nil)},
+		"log":         {Groups: []string{"net-client"}, Violations: pol("log", nil)},
+		"audit":       {Groups: []string{"fs-read", "net-client"}, Violations: pol("audit", map[string]string{"mount": "errno:EACCES"})},
+		"overrides": {Groups: []string{"fs-read", "net-client", "process"}, Network: NetworkLoopback, Violations: pol("errno:EACCES", map[string]string{
+			"ptrace": "kill", "mount": "errno", "getpriority": "trap", "setpriority": "kill-thread", "clone": "kill", "socket": "errno:EAFNOSUPPORT", "openat": "errno:EROFS",
+		})},
 	} {
 		s, err := Generate(o)
 		if err != nil {
 			t.Fatal(err)
 		}
 		out[name] = s
-		out[name+"+learning"] = ForListener(s, ListenLearning)
-		out[name+"+enforce"] = ForListener(s, ListenViolations)
+		out[name+"+enforce"] = Route(s, name == "audit")
 	}
+	learning, err := LearningProfile("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out["learning"] = learning
 	return out
 }
 
@@ -226,11 +245,17 @@ func TestProgramSimulated(t *testing.T) {
 			{"nr 1000", 1000, audit, a(), retENOSYS},
 			{"getpid", nr("getpid"), audit, a(), retAllow},
 		},
-		"net-fsread+learning": {
+		"learning": {
 			{"socket AF_INET", nr("socket"), audit, a(afInet), retNotify},
-			{"ptrace", nr("ptrace"), audit, a(), retEPERM},
+			{"ptrace", nr("ptrace"), audit, a(), retNotify},
 			{"fork", nr("clone"), audit, a(17), retNotify},
 			{"write", nr("write"), audit, a(), retAllow},
+			{"writev", nr("writev"), audit, a(), retNotify},
+			{"read", nr("read"), audit, a(), retAllow},
+			{"execve", nr("execve"), audit, a(), retAllow},
+			{"clone3", nr("clone3"), audit, a(), retENOSYS},
+			{"file_setattr (469)", nr("file_setattr"), audit, a(), retNotify},
+			{"nr 470", 470, audit, a(), retENOSYS},
 		},
 	}
 	if runtime.GOARCH == "amd64" {
@@ -320,6 +345,132 @@ func TestEvaluateRunsEveryCompiledProfile(t *testing.T) {
 			for _, v := range []uint64{0, 1, afInet, 1 << 32, ^uint64(0)} {
 				if _, err := Evaluate(prog, SeccompData{Nr: nr, Arch: arch, Args: [6]uint64{v, v, v, v, v, v}}); err != nil {
 					t.Fatalf("%s: nr %d args %#x: %v", name, nr, v, err)
+				}
+			}
+		}
+	}
+}
+
+// retOf maps a Verdict to the SECCOMP_RET_* value the kernel gets for it.
+func retOf(v Verdict) uint32 {
+	switch v.Action {
+	case specs.ActAllow:
+		return retAllow
+	case specs.ActErrno:
+		return retErrno | uint32(v.Errno)
+	case specs.ActKillProcess:
+		return retKillProcess
+	case specs.ActKill, specs.ActKillThread:
+		return unix.SECCOMP_RET_KILL_THREAD
+	case specs.ActTrap:
+		return unix.SECCOMP_RET_TRAP
+	case specs.ActLog:
+		return unix.SECCOMP_RET_LOG
+	case specs.ActNotify:
+		return retNotify
+	}
+	return 0xffffffff
+}
+
+// probeArgs are argument vectors that cross every condition plugbox
+// writes: socket families, clone kinds and namespace flags, the ioctl
+// requests, personalities and open's write flags, with high bits set too.
+func probeArgs(name string) [][6]uint64 {
+	out := [][6]uint64{{}, {^uint64(0), ^uint64(0), ^uint64(0)}}
+	a := func(i int, v uint64) [6]uint64 {
+		var x [6]uint64
+		x[i] = v
+		return x
+	}
+	switch name {
+	case "socket":
+		for f := uint64(0); f < 48; f++ {
+			out = append(out, a(0, f), a(0, f|1<<32))
+		}
+	case "clone":
+		for _, base := range []uint64{0, 17, cloneThread, 0x3d0f00, 0x1200011} {
+			out = append(out, a(0, base))
+			for _, f := range cloneFlagNames {
+				out = append(out, a(0, base|f.bit), a(0, base|f.bit|cloneNewNet))
+			}
+		}
+	case "ioctl":
+		for r := range ioctlNames {
+			out = append(out, a(1, r), a(1, r|1<<32))
+		}
+		out = append(out, a(1, 0x8912))
+	case "personality":
+		for _, p := range []uint64{0, 8, 0x0400000, 0x0040000, personaQuery, 1 << 32} {
+			out = append(out, a(0, p))
+		}
+	case "open", "openat":
+		idx := 2
+		if name == "open" {
+			idx = 1
+		}
+		for _, f := range []uint64{0, 0x80000, 1, 2, 0x40, 0x200, 0x400, 0x400000, 0x241, 0x10000} {
+			out = append(out, a(idx, f))
+		}
+	}
+	return out
+}
+
+// TestDecideMatchesTheFilter: for every profile, every call plugbox knows
+// and arguments across every condition, Decide says what the compiled BPF
+// (libseccomp's filter behind the ENOSYS stub) answers. The monitor
+// answers routed calls with Decide, and the per-call actions' argument
+// rules and the permissive profiles' guards rely on libseccomp combining
+// them as Decide reads them. For a routed profile, every call it notifies
+// is one its source profile fails with an errno or (audit) logs, and every
+// other call gets the source profile's answer.
+func TestDecideMatchesTheFilter(t *testing.T) {
+	col := nativeCol(t)
+	arch, err := NativeAuditArch()
+	if err != nil {
+		t.Skip(err)
+	}
+	ps := profiles(t)
+	progs := map[string][]unix.SockFilter{}
+	for name, s := range ps {
+		if progs[name], err = Program(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deciders := map[string]*Decider{}
+	for name, s := range ps {
+		if deciders[name], err = NewDecider(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name := range ps {
+		d := deciders[name]
+		src := deciders[strings.TrimSuffix(name, "+enforce")]
+		for call, nrs := range syscallTable {
+			nr := nrs[col]
+			if nr < 0 {
+				continue
+			}
+			for _, args := range probeArgs(call) {
+				got, err := Evaluate(progs[name], SeccompData{Nr: int32(nr), Arch: arch, Args: args})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if want := retOf(d.Decide(call, args)); got != want {
+					t.Fatalf("%s: %s%#x: the filter answers %#x, Decide %#x", name, call, args[:3], got, want)
+				}
+				if !strings.HasSuffix(name, "+enforce") {
+					continue
+				}
+				orig, _ := Evaluate(progs[strings.TrimSuffix(name, "+enforce")], SeccompData{Nr: int32(nr), Arch: arch, Args: args})
+				v := src.Decide(call, args)
+				switch {
+				case got == retNotify:
+					routedOK := v.Action == specs.ActErrno && v.Errno != errnoENOSYS || name == "audit+enforce" && v.Action == specs.ActLog
+					if !routedOK {
+						t.Fatalf("%s: %s%#x notifies, but its source answers %+v", name, call, args[:3], v)
+					}
+				case got != orig:
+					t.Fatalf("%s: %s%#x: routed %#x, source %#x", name, call, args[:3], got, orig)
 				}
 			}
 		}

@@ -2,8 +2,9 @@
 // seccomp profile (specs.LinuxSeccomp), explains what a profile does with a
 // syscall, and turns the calls seen in learning mode into a minimal profile.
 //
-// The policy half (Groups, Generate, ForListener, Explain, Minimize) is pure
-// Go and builds on every OS, so bundles can be authored and audited anywhere.
+// The policy half (Groups, Policy and its Actions, Generate, Route, Decide,
+// Learn, Explain, Minimize) is pure Go and builds on every OS, so bundles can
+// be authored and audited anywhere.
 // The Linux half (Compile, Program, Export, ResolveNative, SyscallName) uses
 // libseccomp through cgo and lives in _linux.go files.
 //
@@ -13,9 +14,13 @@
 // i386 and arm32 calls hit libseccomp's bad-architecture action), allows the
 // syscalls of the chosen groups, and denies the rest in three ways:
 //
-//   - the default action (EPERM, or SCMP_ACT_KILL_PROCESS for OnViolation
-//     "kill") for every call that is not allowed, including calls whose
-//     arguments fail a group's argument filter;
+//   - the default action (the policy's: EPERM unless Options.Violations
+//     says otherwise, see Actions) for every call that is not allowed,
+//     including calls whose arguments fail a group's argument filter, and
+//     per-call actions (syscallActions) as rules of their own; for clone,
+//     socket and open/openat, as rules for the arguments the allow rules do
+//     not match. Under a default that lets calls run (log, audit) the
+//     NeverGranted calls and argument patterns stay EPERM;
 //   - ENOSYS for clone3 and (without fs-write) openat2, whose flags live in
 //     a struct seccomp cannot read, so glibc falls back to clone and openat,
 //     which the filter can inspect;

@@ -16,7 +16,11 @@ import (
 // an argument-free rule beats conditional ones, calls that match no rule get
 // the default action, and calls numbered above every syscall the profile
 // names get ENOSYS from runc's stub. Unknown names are errors.
-func Explain(s *specs.LinuxSeccomp, name string) (string, error) {
+//
+// monitor is the bundle's org.plugbox.monitor annotation ("violations",
+// "audit" or ""), which says whether plugbox's monitor answers and logs the
+// errno denials and, for "audit", the SCMP_ACT_LOG calls.
+func Explain(s *specs.LinuxSeccomp, name, monitor string) (string, error) {
 	if s == nil {
 		return "", errors.New("explain: nil profile")
 	}
@@ -35,7 +39,7 @@ func Explain(s *specs.LinuxSeccomp, name string) (string, error) {
 		return b.String(), nil
 	}
 	fmt.Fprintf(&b, "%s (%s #%d): ", name, arch.scmp, nr)
-	def := describeAction(s.DefaultAction, s.DefaultErrnoRet, s)
+	def := describeAction(s.DefaultAction, s.DefaultErrnoRet, s, monitor)
 
 	type hit struct {
 		i int
@@ -58,7 +62,7 @@ func Explain(s *specs.LinuxSeccomp, name string) (string, error) {
 	switch {
 	case len(uncond) > 0:
 		h := uncond[0]
-		fmt.Fprintf(&b, "%s, any arguments (rule %d)", describeAction(h.e.Action, h.e.ErrnoRet, s), h.i)
+		fmt.Fprintf(&b, "%s, any arguments (rule %d)", describeAction(h.e.Action, h.e.ErrnoRet, s, monitor), h.i)
 		if len(uncond) > 1 {
 			fmt.Fprintf(&b, "; %d more argument-free rules name it, which libseccomp may refuse or merge", len(uncond)-1)
 		}
@@ -68,7 +72,7 @@ func Explain(s *specs.LinuxSeccomp, name string) (string, error) {
 	case len(cond) > 0:
 		b.WriteString("decided by its arguments:")
 		for _, h := range cond {
-			fmt.Fprintf(&b, "\n  rule %d: %s when %s", h.i, describeAction(h.e.Action, h.e.ErrnoRet, s), describeArgs(name, h.e.Args))
+			fmt.Fprintf(&b, "\n  rule %d: %s when %s", h.i, describeAction(h.e.Action, h.e.ErrnoRet, s, monitor), describeArgs(name, h.e.Args))
 		}
 		fmt.Fprintf(&b, "\n  otherwise: %s (the default action)", def)
 	case len(asDefault) > 0:
@@ -135,28 +139,44 @@ func highestNamed(s *specs.LinuxSeccomp, arch archInfo) int {
 
 var errnoNames = map[uint]string{errnoEPERM: "EPERM", errnoENOSYS: "ENOSYS"}
 
-func describeAction(a specs.LinuxSeccompAction, errnoRet *uint, s *specs.LinuxSeccomp) string {
+// describeAction says what action a does to the plugin and who records the
+// call, given the bundle's monitor mode ("violations", "audit" or "": see
+// Explain).
+func describeAction(a specs.LinuxSeccompAction, errnoRet *uint, s *specs.LinuxSeccomp, monitor string) string {
 	switch a {
 	case specs.ActAllow:
 		return "allowed"
 	case specs.ActErrno:
 		e := errnoOf(errnoRet)
-		if n, ok := errnoNames[e]; ok {
-			return "denied with " + n
+		if e == errnoENOSYS {
+			return "answered ENOSYS, as if the kernel lacked it (libc falls back); not logged"
 		}
-		return fmt.Sprintf("denied with errno %d", e)
+		d := "denied with " + ErrnoName(e) + ": the call fails (-1, errno " + ErrnoName(e) + ")"
+		if monitor != "" {
+			return d + "; plugbox's monitor answers it and logs a \"denied\" line"
+		}
+		return d + "; not logged (no plugbox monitor)"
 	case specs.ActKillProcess:
-		return "kills the plugin (SCMP_ACT_KILL_PROCESS)"
+		return "kills the whole plugin (SCMP_ACT_KILL_PROCESS): every thread dies as by SIGSYS; the kernel's audit log records it"
 	case specs.ActKill, specs.ActKillThread:
-		return "kills the calling thread (" + string(a) + ")"
+		return "kills the calling thread only (" + string(a) + "): the others go on; the kernel's audit log records it"
+	case specs.ActTrap:
+		return "trapped (SCMP_ACT_TRAP): the call does not run, and the thread gets SIGSYS with the call's number in si_syscall, for its own handler (without one the plugin dies); not logged"
+	case specs.ActLog:
+		if monitor == "audit" {
+			return "audited: it runs, and plugbox's monitor logs an \"audited\" line (SCMP_ACT_LOG: other runtimes leave it to the kernel's audit log)"
+		}
+		return "allowed and logged by the kernel (SCMP_ACT_LOG: its audit log, kmsg without auditd)"
 	case specs.ActNotify:
 		switch s.ListenerMetadata {
 		case MetadataLearning:
-			return "sent to the listener, which records it and lets it run (learning)"
-		case MetadataEnforceErrno:
-			return "sent to the listener, which records it and answers EPERM"
+			return "sent to the listener, which records it and lets it run (learning), unless plugbox never grants it"
+		case MetadataEnforce:
+			return "sent to plugbox's monitor, which answers what the profile it was routed from decides and logs it"
 		}
 		return "sent to the seccomp listener (SCMP_ACT_NOTIFY)"
+	case specs.ActTrace:
+		return "handed to a ptrace tracer (SCMP_ACT_TRACE); without one the call fails with ENOSYS"
 	}
 	return string(a)
 }

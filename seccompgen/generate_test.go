@@ -72,9 +72,15 @@ func actionString(a specs.LinuxSeccompAction, errnoRet *uint) string {
 	case specs.ActAllow:
 		return "ALLOW"
 	case specs.ActErrno:
-		return errnoNames[errnoOf(errnoRet)]
+		return ErrnoName(errnoOf(errnoRet))
 	case specs.ActKillProcess:
 		return "KILL"
+	case specs.ActKillThread:
+		return "KILL_THREAD"
+	case specs.ActTrap:
+		return "TRAP"
+	case specs.ActLog:
+		return "LOG"
 	case specs.ActNotify:
 		return "NOTIFY"
 	}
@@ -138,7 +144,7 @@ func TestGenerate(t *testing.T) {
 		{"extra", Options{Extra: []string{"mlock", "uname"}, Arch: "amd64"}, []call{
 			c("mlock", "ALLOW"), c("munlock", "EPERM"),
 		}},
-		{"kill", Options{OnViolation: ViolationKill, Arch: "amd64"}, []call{
+		{"kill", Options{Violations: Policy{Default: Action{Kind: ActionKill}}, Arch: "amd64"}, []call{
 			c("ptrace", "KILL"), c("socket", "KILL", afInet), c("clone3", "ENOSYS"), c("getpid", "ALLOW"),
 		}},
 		{"arm64", Options{Groups: []string{"fs-write", "process"}, Arch: "arm64"}, []call{
@@ -212,7 +218,7 @@ func TestGenerateShape(t *testing.T) {
 			t.Errorf("argument check on %s: only clone, socket, ioctl, personality and open(at) may have one", e.Names[0])
 		}
 	}
-	sa, err := Generate(Options{SpecAllow: true, Arch: "arm64", OnViolation: ViolationKill})
+	sa, err := Generate(Options{SpecAllow: true, Arch: "arm64", Violations: Policy{Default: Action{Kind: ActionKill}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,7 +248,9 @@ func TestGenerateErrors(t *testing.T) {
 		{Options{Extra: []string{"openat"}}, "fs-read"},
 		{Options{Network: "internet"}, `network "internet"`},
 		{Options{Network: NetworkLoopback}, "no group grants socket"},
-		{Options{OnViolation: "log"}, `onViolation "log"`},
+		{Options{Violations: Policy{Calls: map[string]Action{"read": {Kind: ActionKill}}}}, `syscallActions["read"]: the profile allows read`},
+		{Options{Violations: Policy{Calls: map[string]Action{"ioctl": {Kind: ActionKill}}}}, `syscallActions["ioctl"]: ioctl is allowed for some arguments`},
+		{Options{Violations: Policy{Default: Action{Kind: ActionLog}, Calls: map[string]Action{"mount": {Kind: ActionAudit}}}}, `use one of them`},
 		{Options{Arch: "riscv64"}, `architecture "riscv64"`},
 	}
 	for _, tt := range tests {
@@ -302,88 +310,5 @@ func TestGroups(t *testing.T) {
 				t.Errorf("group %s allows argument-filtered %s unconditionally", d.name, n)
 			}
 		}
-	}
-}
-
-// TestForListener checks both of the listener's rewrites, call by call,
-// with the pure-Go verdict model: what learning lets through to the
-// listener and what it keeps denied; that enforcing turns exactly the
-// EPERM answers (default and rules) into notifications and leaves ENOSYS
-// and kill alone.
-func TestForListener(t *testing.T) {
-	s, err := Generate(Options{Groups: []string{"fs-read"}, Arch: "amd64"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	kill, err := Generate(Options{OnViolation: ViolationKill, Arch: "amd64"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	before, _ := json.Marshal(s)
-	c := func(args ...uint64) [6]uint64 {
-		var a [6]uint64
-		copy(a[:], args)
-		return a
-	}
-	args := map[string][6]uint64{
-		"socket/inet": c(afInet), "socket/unix": c(afUnix), "socket/raw": c(17), "socket/netlink": c(afNetlink),
-		"socket/unix-high": c(afUnix | 1<<32),
-		"clone/fork":       c(17), "clone/thread": c(cloneThread), "clone/newuser": c(cloneThread | cloneNewUser),
-		"openat/read": c(0, 0, 0), "openat/write": c(0, 0, 0x41),
-		"ioctl/tcsets": c(0, ioTCSETS), "ioctl/tiocsti": c(0, ioTIOCSTI), "ioctl/other": c(0, 0x1234),
-	}
-	tests := []struct {
-		name    string
-		profile *specs.LinuxSeccomp
-		mode    ListenerMode
-		meta    string
-		calls   map[string]string // "name/case" -> verdict
-	}{
-		{"learning", s, ListenLearning, MetadataLearning, map[string]string{
-			"fork": "NOTIFY", "ptrace": "EPERM", "mount": "EPERM", "getpid": "ALLOW", "write": "ALLOW",
-			"socket/inet": "NOTIFY", "socket/unix": "NOTIFY", "socket/raw": "EPERM",
-			"clone/fork": "NOTIFY", "clone/thread": "ALLOW", "clone/newuser": "EPERM",
-			"openat/read": "ALLOW", "openat/write": "NOTIFY", "openat2": "ENOSYS", "clone3": "ENOSYS",
-			"ioctl/tcsets": "NOTIFY", "ioctl/tiocsti": "EPERM", "mseal": "NOTIFY",
-		}},
-		{"violations", s, ListenViolations, MetadataEnforceErrno, map[string]string{
-			"fork": "NOTIFY", "ptrace": "NOTIFY", "mount": "NOTIFY", "getpid": "ALLOW", "write": "ALLOW",
-			"socket/unix": "NOTIFY", "socket/inet": "NOTIFY", "socket/netlink": "NOTIFY", "socket/unix-high": "NOTIFY",
-			"clone/thread": "ALLOW", "clone/newuser": "NOTIFY",
-			"openat/read": "ALLOW", "openat/write": "NOTIFY", "openat2": "ENOSYS", "clone3": "ENOSYS",
-			"ioctl/tiocsti": "NOTIFY", "ioctl/other": "NOTIFY",
-		}},
-		{"violations, kill profile", kill, ListenViolations, MetadataEnforceErrno, map[string]string{
-			"ptrace": "KILL", "mount": "KILL", "getpid": "ALLOW", "clone3": "ENOSYS",
-		}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			n := ForListener(tt.profile, tt.mode)
-			if n.ListenerMetadata != tt.meta || n.ListenerPath != "" {
-				t.Errorf("metadata %q path %q, want %q and none", n.ListenerMetadata, n.ListenerPath, tt.meta)
-			}
-			for _, e := range n.Syscalls {
-				if e.Action == specs.ActNotify && slices.Contains(e.Names, "write") {
-					t.Error("write routed to notify")
-				}
-			}
-			for k, want := range tt.calls {
-				name, _, _ := strings.Cut(k, "/")
-				if got := verdict(t, n, name, args[k]); got != want {
-					t.Errorf("%s: got %s, want %s", k, got, want)
-				}
-			}
-		})
-	}
-	if learning := ForListener(s, ListenLearning); learning.DefaultAction == specs.ActNotify {
-		t.Error("learning made the default action notify: every unknown call would run")
-	}
-	after, _ := json.Marshal(s)
-	if string(before) != string(after) {
-		t.Error("ForListener modified its input")
-	}
-	if ForListener(nil, ListenLearning) != nil || ForListener(nil, ListenViolations) != nil {
-		t.Error("ForListener(nil) != nil")
 	}
 }

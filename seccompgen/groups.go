@@ -91,7 +91,9 @@ const (
 // Names for argument values, used by Explain and Minimize messages.
 var (
 	familyNames = map[uint64]string{afUnix: "AF_UNIX", afInet: "AF_INET", afInet6: "AF_INET6", afNetlink: "AF_NETLINK"}
-	ioctlNames  = map[uint64]string{
+	// grantableFamilies are the socket families some Network value allows.
+	grantableFamilies = []uint64{afUnix, afInet, afInet6, afNetlink}
+	ioctlNames        = map[uint64]string{
 		ioFIONREAD: "FIONREAD", ioFIONBIO: "FIONBIO", ioFIOCLEX: "FIOCLEX", ioFIONCLEX: "FIONCLEX",
 		ioTCGETS: "TCGETS", ioTCSETS: "TCSETS", ioTCSETSW: "TCSETSW", ioTCSETSF: "TCSETSF",
 		ioTIOCGPGRP: "TIOCGPGRP", ioTIOCSPGRP: "TIOCSPGRP", ioTIOCSTI: "TIOCSTI",

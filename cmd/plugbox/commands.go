@@ -27,6 +27,7 @@ func commands() []*cli.Command {
 		checkCommand,
 		seccompCommand,
 		traceCommand,
+		hookCommand,
 	}
 }
 

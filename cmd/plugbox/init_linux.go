@@ -8,12 +8,14 @@ import (
 	// starts when this binary is re-executed as "plugbox init".
 	_ "github.com/opencontainers/runc/libcontainer/nsenter"
 
+	"github.com/plugbox/plugbox/hooks"
 	"github.com/plugbox/plugbox/sandbox"
 )
 
 // init hands the re-executions of this binary to their owners before any CLI
 // code runs: "plugbox init" (libcontainer's container init) and the seccomp
-// monitor. (The exec shim is a program of its own, internal/shim.)
+// monitor and the record hook's recorder. (The exec shim is a program of
+// its own, internal/shim.)
 func init() {
 	if len(os.Args) > 1 {
 		switch os.Args[1] {
@@ -21,6 +23,8 @@ func init() {
 			libcontainer.Init()
 		case sandbox.MonitorArg:
 			sandbox.MonitorMain()
+		case hooks.RecorderArg:
+			hooks.RecorderMain()
 		}
 	}
 }

@@ -165,7 +165,11 @@ func reportMonitor(ctx *cli.Context, id string) {
 	if report.End != nil {
 		fmt.Fprintf(os.Stderr, "plugbox: %s: %s: the plugin was killed\n", id, report.End.Detail)
 	}
-	if s, err := monitor.SummarizeFile(sandbox.ViolationLog(root, id)); err == nil && s.Denied > 0 {
+	s, err := monitor.SummarizeFile(sandbox.ViolationLog(root, id))
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "plugbox: %s: warning: read the violation log: %v\n", id, err)
+	}
+	if s.Denied > 0 {
 		counted := ""
 		if s.Dropped > 0 {
 			counted = fmt.Sprintf("; %d of them only counted, beyond the log's rate or size limit", s.Dropped)
@@ -175,6 +179,9 @@ func reportMonitor(ctx *cli.Context, id string) {
 			where = "'plugbox violations " + id + "'"
 		}
 		fmt.Fprintf(os.Stderr, "plugbox: %s: seccomp denied %d system call(s): %s (details: %s%s)\n", id, s.Denied, s.NameList(), where, counted)
+	}
+	if s.Audited > 0 {
+		fmt.Fprintf(os.Stderr, "plugbox: %s: seccomp audit: %d call(s) the profile does not allow ran: %s (plugbox violations %s)\n", id, s.Audited, strings.Join(s.AuditedNames, ", "), id)
 	}
 	if report.Problem != "" {
 		fmt.Fprintf(os.Stderr, "plugbox: %s: warning: %s\n", id, report.Problem)

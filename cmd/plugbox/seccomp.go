@@ -35,6 +35,16 @@ var seccompCommand = &cli.Command{
 			},
 		},
 		{
+			Name:  "actions",
+			Usage: "list the violation actions (onViolation, syscallActions): what the plugin sees and who logs the call",
+			Action: func(ctx *cli.Context) error {
+				for _, a := range seccompgen.Actions() {
+					fmt.Printf("%s\n  seccomp: %s\n  plugin:  %s\n  log:     %s\n", a.Name, a.Seccomp, a.Plugin, a.Log)
+				}
+				return nil
+			},
+		},
+		{
 			Name:      "export",
 			Usage:     "write the compiled filter of a bundle's linux.seccomp",
 			ArgsUsage: "BUNDLE",
@@ -43,7 +53,7 @@ var seccompCommand = &cli.Command{
 				&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "file to write (default: standard output)"},
 			},
 			Action: func(ctx *cli.Context) error {
-				profile, err := bundleProfile(ctx.Args().First())
+				_, profile, err := bundleProfile(ctx.Args().First())
 				if err != nil {
 					return err
 				}
@@ -65,11 +75,11 @@ var seccompCommand = &cli.Command{
 				if ctx.NArg() != 2 {
 					return fmt.Errorf("seccomp explain: usage: plugbox seccomp explain BUNDLE SYSCALL")
 				}
-				profile, err := bundleProfile(ctx.Args().Get(0))
+				spec, profile, err := bundleProfile(ctx.Args().Get(0))
 				if err != nil {
 					return err
 				}
-				text, err := seccompgen.Explain(profile, ctx.Args().Get(1))
+				text, err := seccompgen.Explain(profile, ctx.Args().Get(1), spec.Annotations[bundle.AnnotationMonitor])
 				if err != nil {
 					return err
 				}
@@ -80,17 +90,17 @@ var seccompCommand = &cli.Command{
 	},
 }
 
-// bundleProfile returns the linux.seccomp section of BUNDLE/config.json.
-func bundleProfile(dir string) (*specs.LinuxSeccomp, error) {
+// bundleProfile returns BUNDLE/config.json and its linux.seccomp section.
+func bundleProfile(dir string) (*specs.Spec, *specs.LinuxSeccomp, error) {
 	if dir == "" {
-		return nil, fmt.Errorf("missing BUNDLE argument")
+		return nil, nil, fmt.Errorf("missing BUNDLE argument")
 	}
 	spec, err := bundle.Load(dir)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if spec.Linux == nil || spec.Linux.Seccomp == nil {
-		return nil, fmt.Errorf("%s/config.json has no linux.seccomp section: nothing filters its system calls", dir)
+		return nil, nil, fmt.Errorf("%s/config.json has no linux.seccomp section: nothing filters its system calls", dir)
 	}
-	return spec.Linux.Seccomp, nil
+	return spec, spec.Linux.Seccomp, nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -15,22 +16,27 @@ import (
 
 	"github.com/plugbox/plugbox/bundle"
 	"github.com/plugbox/plugbox/learn"
+	"github.com/plugbox/plugbox/seccompgen"
 )
 
-// traceCommand is learning mode: it runs the plugin under a filter that
-// allows only the "base" group and sends every other call to the monitor,
-// which records it and lets it continue; at exit it writes the smallest
-// default-deny profile (permission groups plus single calls) covering what
-// the plugin really did.
+// traceCommand is learning mode: it runs the plugin under seccompgen's
+// learning filter, which sends every call to the monitor, which records it
+// and lets it run; at exit it writes the profile that allows exactly what
+// the plugin used (package learn), with the bundle's own violation policy
+// for everything else, and prints the manifest fields that would cover it.
+// Calls no profile may allow (seccompgen.NeverGranted) are refused during
+// the run and listed; --allow-denied lets named ones run and be learned.
 var traceCommand = &cli.Command{
 	Name:      "trace",
-	Usage:     "learn a minimal seccomp profile by running the plugin once",
+	Usage:     "learn the exact seccomp profile a plugin needs by running it",
 	ArgsUsage: "[-- ARGS...]",
 	Flags: []cli.Flag{
 		bundleFlag,
 		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the learned linux.seccomp JSON here (default: standard output)"},
 		&cli.BoolFlag{Name: "apply", Usage: "also replace linux.seccomp in the bundle's config.json with the learned profile"},
 		&cli.IntFlag{Name: "preserve-fds", Usage: "pass N descriptors beyond stdio (3 .. 3+N-1) to the plugin"},
+		&cli.StringFlag{Name: "merge", Usage: "a profile an earlier trace learned: the new one allows what either run used"},
+		&cli.StringSliceFlag{Name: "allow-denied", Usage: "let `CALL` run and learn it although plugbox never grants it (check then rates the bundle HIGH); repeat or comma-separate"},
 		holdFlag,
 		statusFileFlag,
 	},
@@ -69,6 +75,18 @@ func trace(ctx *cli.Context, rec *statusRecorder) error {
 	if err := ann.CheckFDs(n); err != nil {
 		return fmt.Errorf("--preserve-fds %d: %w", n, err)
 	}
+	allow := ctx.StringSlice("allow-denied")
+	for _, name := range allow {
+		if !seccompgen.KnownSyscall(name) {
+			return fmt.Errorf("--allow-denied %q: not a syscall plugbox knows", name)
+		}
+	}
+	var merge *seccompgen.Learned
+	if path := ctx.String("merge"); path != "" {
+		if merge, err = readLearned(path, allow); err != nil {
+			return err
+		}
+	}
 	hold, err := openHold(ctx)
 	if err != nil {
 		return err
@@ -86,6 +104,7 @@ func trace(ctx *cli.Context, rec *statusRecorder) error {
 	res, err := learn.Run(run, b, learn.Options{
 		ID: "trace-" + strconv.Itoa(os.Getpid()), Root: ctx.String("root"),
 		Bundle: dir, Spec: spec, Args: ctx.Args().Slice(), PreserveFDs: n,
+		AllowDenied: allow, Merge: merge,
 	})
 	if errors.Is(err, learn.ErrCancelled) {
 		return fmt.Errorf("trace: the --hold-fd caller closed its end: %w", err)
@@ -95,11 +114,32 @@ func trace(ctx *cli.Context, rec *statusRecorder) error {
 	}
 	o := res.Options
 	if rec == nil { // else the status file says it
-		fmt.Fprintf(os.Stderr, "plugbox: trace: plugin exited with status %d; %d distinct calls beyond \"base\"; learned groups [%s], extra calls [%s], network %s\n",
-			res.Status, res.Distinct, strings.Join(o.Groups, " "), strings.Join(o.Extra, " "), o.Network)
+		calls := res.Learned.Calls()
+		fmt.Fprintf(os.Stderr, "plugbox: trace: plugin exited with status %d; the learned profile allows %d calls (%s), and answers the rest %s\n",
+			res.Status, len(calls), strings.Join(calls, " "), res.Policy.Default)
+		if res.ManifestErr == nil {
+			fmt.Fprintf(os.Stderr, "plugbox: trace: a manifest covering it: %s\n", manifestFields(o))
+			if len(res.Uncovered) > 0 {
+				fmt.Fprintf(os.Stderr, "plugbox: trace: no manifest grants: %s\n", strings.Join(res.Uncovered, "; "))
+			}
+		}
+		for _, note := range res.Ignored {
+			fmt.Fprintf(os.Stderr, "plugbox: trace: the plugin used a call the bundle gives an action: %s\n", note)
+		}
 		if res.Status != 0 {
 			fmt.Fprintln(os.Stderr, "plugbox: trace: warning: the plugin failed, so the profile may miss calls of the paths it did not reach")
 		}
+	}
+	if len(res.Refused) > 0 {
+		// Written for review, never applied: the plugin may have failed
+		// where the refused calls were.
+		if path := ctx.String("output"); path != "" {
+			if err := writeProfile(path, res.Profile); err != nil {
+				return err
+			}
+		}
+		return fmt.Errorf("trace: the plugin called what plugbox never grants, so they were refused (EPERM) and not learned:\n  %s\nthe plugin may have failed where it made them; if it really needs them, trace again with --allow-denied %s (plugbox check then rates the bundle HIGH)",
+			strings.Join(refusalLines(res.Refused), "\n  "), strings.Join(refusedNames(res.Refused), ","))
 	}
 	if err := writeProfile(ctx.String("output"), res.Profile); err != nil {
 		return err
@@ -110,6 +150,48 @@ func trace(ctx *cli.Context, rec *statusRecorder) error {
 		}
 	}
 	return rec.learned(res.Status, learnedSummary{Groups: o.Groups, Extra: o.Extra, Network: o.Network, Distinct: res.Distinct})
+}
+
+// readLearned reads a profile an earlier trace wrote, for --merge.
+func readLearned(path string, allow []string) (*seccompgen.Learned, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--merge: %w", err)
+	}
+	var s specs.LinuxSeccomp
+	if err := json.Unmarshal(data, &s); err != nil {
+		return nil, fmt.Errorf("--merge %s: not a linux.seccomp JSON object: %w", path, err)
+	}
+	l, err := seccompgen.LearnedFrom(&s, allow)
+	if err != nil {
+		return nil, fmt.Errorf("--merge %s: %w", path, err)
+	}
+	return l, nil
+}
+
+// manifestFields renders the plugin.json fields of opts.
+func manifestFields(o seccompgen.Options) string {
+	groups, _ := json.Marshal(o.Groups)
+	extra, _ := json.Marshal(append([]string{}, o.Extra...))
+	return fmt.Sprintf(`"syscalls": %s, "extraSyscalls": %s, "network": %q`, groups, extra, o.Network)
+}
+
+func refusalLines(rs []seccompgen.Refusal) []string {
+	var out []string
+	for _, r := range rs {
+		out = append(out, r.String())
+	}
+	return out
+}
+
+func refusedNames(rs []seccompgen.Refusal) []string {
+	var out []string
+	for _, r := range rs {
+		if !slices.Contains(out, r.Name) {
+			out = append(out, r.Name)
+		}
+	}
+	return out
 }
 
 func writeProfile(path string, profile *specs.LinuxSeccomp) error {

@@ -97,6 +97,7 @@ teardown() {
 	id="$(cid follow)"
 	run -0 pb run --detach --bundle "$AUTHORED/b" "$id" </dev/null >/dev/null 2>&1
 	run -0 timeout 20 "$PLUGBOX" --root "$ROOT" violations --follow "$id"
-	[[ "$output" == *" unshare(0x10000000"*" mount("* ]]
+	# the text form names the flags: unshare(CLONE_NEWUSER, ...)
+	[[ "$output" == *" unshare(CLONE_NEWUSER, "*" mount("* ]]
 	run -0 pb delete "$id"
 }

@@ -95,10 +95,12 @@ type manifest struct {
 	Network  string   `json:"network,omitempty"`
 	Syscalls []string `json:"syscalls,omitempty"`
 	Landlock string   `json:"landlock,omitempty"`
-	// OnViolation is "errno" (monitor answers EPERM) or "kill".
-	OnViolation string         `json:"onViolation,omitempty"`
-	Limits      map[string]any `json:"limits,omitempty"`
-	FDs         []string       `json:"fds,omitempty"`
+	// OnViolation is the violation action ("errno", "kill", "trap", ...).
+	OnViolation string `json:"onViolation,omitempty"`
+	// SyscallActions overrides it per call.
+	SyscallActions map[string]string `json:"syscallActions,omitempty"`
+	Limits         map[string]any    `json:"limits,omitempty"`
+	FDs            []string          `json:"fds,omitempty"`
 	// ReadableExecutable keeps the plugin dumpable, so that its own
 	// /proc/self files are its to write (see bundle.Manifest).
 	ReadableExecutable bool `json:"readableExecutable,omitempty"`

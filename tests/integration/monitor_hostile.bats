@@ -130,7 +130,7 @@ mount_calls() {
 	got="$(mount_calls <<<"$output")"; echo "log accounts for $got of $calls calls"
 	[ "$got" = "$calls" ]
 	run -0 pb violations "$id"
-	[[ "$output" == *" mount(0x0, 0x0, 0x0, 0x0, 0x0, 0x0) denied ×"* ]]
+	[[ "$output" == *" mount(0x0, 0x0, 0x0, 0x0, 0x0, 0x0) denied EPERM ×"* ]]
 }
 
 @test "distinct denied calls past the rate limit are counted in a dropped notice; run's summary says so" {

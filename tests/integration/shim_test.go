@@ -47,10 +47,12 @@ func (b *sandbox) keptRun(t *testing.T, id string, extra ...*os.File) *runResult
 
 // loggedCall is one line of 'plugbox violations --format json'.
 type loggedCall struct {
-	Syscall string   `json:"syscall"`
-	Nr      int      `json:"nr"`
-	Args    []uint64 `json:"args"`
-	Action  string   `json:"action"`
+	Syscall string            `json:"syscall"`
+	Nr      int               `json:"nr"`
+	Args    []uint64          `json:"args"`
+	Action  string            `json:"action"`
+	Errno   string            `json:"errno"`
+	Decoded map[string]string `json:"decoded"`
 }
 
 func (b *sandbox) violations(t *testing.T, id string) []loggedCall {
