@@ -26,19 +26,22 @@ type LearnJob struct {
 	Apply bool
 }
 
-// Learned is what a learning run found: the smallest default-deny
-// profile, in permission groups and single calls, that covers what the
-// plugin did.
+// Learned is what a learning run found: the profile that allows exactly
+// the calls the plugin made (the bundle's violation policy answers the
+// rest), and the manifest fields that would cover it. A plugin that calls
+// what plugbox never grants (ptrace, mount, bpf ...) makes Learn fail,
+// naming the calls.
 type Learned struct {
 	// Profile is the learned linux.seccomp.
 	Profile *specs.LinuxSeccomp
-	// Groups and Extra are the permission groups and single calls it
-	// grants (the manifest's "syscalls" and "extraSyscalls").
+	// Groups and Extra are the permission groups and single calls a
+	// manifest would need to cover it (its "syscalls" and "extraSyscalls").
 	Groups []string
 	Extra  []string
 	// Network is the network mode the calls need.
 	Network string
-	// Distinct is how many distinct calls beyond group "base" the plugin made.
+	// Distinct is how many distinct calls (with the arguments that matter)
+	// the plugin made.
 	Distinct int
 	// ExitCode is the plugin's exit status; a failed run may have missed
 	// calls of the paths it did not reach.
