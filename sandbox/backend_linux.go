@@ -26,6 +26,7 @@ import (
 	_ "github.com/opencontainers/cgroups/devices"
 
 	"github.com/plugbox/plugbox/internal/atomicfile"
+	"github.com/plugbox/plugbox/internal/trace"
 )
 
 // linuxBackend runs containers with runc's libcontainer.
@@ -54,6 +55,7 @@ type linuxContainer struct {
 	process *libcontainer.Process // nil unless created by this process
 	stop    func()                // releases what Create set up for this process
 	monitor *monitorSpawn         // the seccomp monitor started by this process
+	trace   *os.File              // the exec shim's trace page (tracing only)
 }
 
 func (b *linuxBackend) Create(opts CreateOptions) (Container, error) {
@@ -62,6 +64,7 @@ func (b *linuxBackend) Create(opts CreateOptions) (Container, error) {
 		return nil, err
 	}
 	defer unlock()
+	trace.Mark("create: state root locked")
 	if _, err := os.Stat(filepath.Join(b.root, opts.ID)); err == nil {
 		return nil, fmt.Errorf("container %q: %w (delete it first or choose another ID)", opts.ID, ErrExist)
 	}
@@ -78,11 +81,13 @@ func (b *linuxBackend) Create(opts CreateOptions) (Container, error) {
 	if err != nil {
 		return nil, err
 	}
+	trace.Mark("create: layers planned (Landlock, BPF from cache)")
 	config, err := libcontainerConfig(opts)
 	if err != nil {
 		return nil, err
 	}
 	layers.adjustConfig(config)
+	trace.Mark("create: config converted (specconv)")
 	c, err := libcontainer.Create(b.root, opts.ID, config)
 	if err != nil {
 		if errors.Is(err, libcontainer.ErrExist) {
@@ -90,6 +95,7 @@ func (b *linuxBackend) Create(opts CreateOptions) (Container, error) {
 		}
 		return nil, fmt.Errorf("create %s: %w", opts.ID, err)
 	}
+	trace.Mark("create: libcontainer.Create (state dir, cgroup manager)")
 	lc := &linuxContainer{backend: b, c: c}
 	if err := lc.startInit(opts, layers); err != nil {
 		_ = c.Destroy()
@@ -99,6 +105,7 @@ func (b *linuxBackend) Create(opts CreateOptions) (Container, error) {
 		_ = lc.Delete(true)
 		return nil, err
 	}
+	trace.Mark("create: layer record written")
 	return lc, nil
 }
 
@@ -178,10 +185,15 @@ func (lc *linuxContainer) startInit(opts CreateOptions, layers *layerPlan) error
 		layers.abort()
 		return err
 	}
+	trace.Mark("create: process, stdio and shim descriptors ready")
 	if err := lc.c.Start(process); err != nil {
 		layers.abort()
 		cleanup()
 		return err
+	}
+	trace.Mark("create: init waits on the exec fifo (libcontainer Start returned)")
+	if layers.shim != nil {
+		lc.trace = layers.shim.trace
 	}
 	layers.afterStart()
 	lc.monitor = layers.spawned
@@ -244,6 +256,7 @@ func newProcess(p *specs.Process) (*libcontainer.Process, error) {
 		AppArmorProfile: p.ApparmorProfile,
 		Scheduler:       p.Scheduler,
 		IOPriority:      p.IOPriority,
+		LogLevel:        initLogLevel(),
 	}
 	if p.ConsoleSize != nil {
 		lp.ConsoleWidth = uint16(p.ConsoleSize.Width)
@@ -357,9 +370,11 @@ func (lc *linuxContainer) Start() error {
 	if s != libcontainer.Created {
 		return fmt.Errorf("start %s: it is %s: %w", lc.ID(), s, ErrNotCreated)
 	}
+	trace.Mark("start: container locked, state loaded")
 	if err := lc.c.Exec(); err != nil {
 		return fmt.Errorf("start %s: %w", lc.ID(), err)
 	}
+	trace.Mark("start: exec fifo read (init released)")
 	return nil
 }
 
@@ -425,6 +440,7 @@ func (lc *linuxContainer) Delete(force bool) error {
 	if err := lc.c.Destroy(); err != nil {
 		return fmt.Errorf("delete %s: %w", lc.ID(), err)
 	}
+	trace.Mark("delete: libcontainer Destroy (cgroups, state dir)")
 	if lc.stop != nil {
 		lc.stop()
 	}
@@ -482,12 +498,17 @@ func (lc *linuxContainer) Wait() (int, error) {
 	stop := forwardSignals(lc.process)
 	ps, err := lc.process.Wait()
 	stop()
+	trace.Mark("wait: plugin exited")
+	if pid, perr := lc.process.Pid(); perr == nil {
+		markShimTrace(lc.trace, pid)
+	}
 	if lc.stop != nil {
 		lc.stop()
 		lc.stop = nil
 	}
 	if lc.monitor != nil {
 		lc.monitor.wait()
+		trace.Mark("wait: monitor finished its log")
 	}
 	if ps == nil {
 		return -1, fmt.Errorf("wait %s: %w", lc.ID(), err)

@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/plugbox/plugbox/internal/trace"
 	"github.com/plugbox/plugbox/monitor"
 )
 
@@ -97,9 +98,16 @@ func MonitorMain() {
 		fmt.Fprintln(os.Stderr, "plugbox: monitor: usage: MODE ID LOG")
 		os.Exit(2)
 	}
+	tracePath := os.Getenv(trace.EnvFile)
+	if tracePath != "" {
+		trace.Start()
+	}
 	mode, err := monitor.ParseMode(os.Args[2])
 	if err == nil {
 		err = runMonitor(os.NewFile(3, "monitor-socket"), mode, os.Args[3], os.Args[4])
+	}
+	if tracePath != "" {
+		_ = trace.AppendFile(tracePath, trace.Events())
 	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "plugbox: monitor of %s: %v\n", os.Args[3], err)
@@ -119,6 +127,7 @@ func runMonitor(sock *os.File, mode monitor.Mode, id, logPath string) error {
 	if err != nil {
 		return err // the shim sees the socket close and fails the start
 	}
+	trace.Mark("monitor: listener taken, shim released")
 	defer unix.Close(listener)
 	log, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {

@@ -34,6 +34,7 @@ type shimPlan struct {
 	program  []unix.SockFilter // seccomp.Program, decoded for checks
 	rlimits  []configs.Rlimit  // the container's process.rlimits
 	monitor  bool              // the filter notifies: a monitor takes the listener
+	trace    *os.File          // the shim's trace page, when this process traces
 }
 
 // planShim compiles the profile the shim loads (through root's BPF cache)
@@ -146,14 +147,28 @@ func (sp *shimPlan) shimProcess(process *libcontainer.Process, monitorEnd *os.Fi
 	if err != nil {
 		return nil, fmt.Errorf("exec shim: %w", err)
 	}
+	traceFD := keep + 2
+	if monitorEnd != nil {
+		traceFD++
+	}
+	if sp.trace, err = shimTrace(cfg, traceFD); err != nil {
+		exeFile.Close()
+		return nil, err
+	}
 	cfgFile, err := shim.ConfigFile(cfg)
 	if err != nil {
 		exeFile.Close()
+		if sp.trace != nil {
+			sp.trace.Close()
+		}
 		return nil, err
 	}
 	process.ExtraFiles = append(process.ExtraFiles, exeFile, cfgFile)
 	if monitorEnd != nil {
 		process.ExtraFiles = append(process.ExtraFiles, monitorEnd)
+	}
+	if sp.trace != nil {
+		process.ExtraFiles = append(process.ExtraFiles, sp.trace)
 	}
 	// libcontainer resolves and execs args[0] inside the container, where
 	// /proc/self/fd/K is the sealed shim.

@@ -8,6 +8,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/plugbox/plugbox/bundle"
+	"github.com/plugbox/plugbox/internal/trace"
 	"github.com/plugbox/plugbox/sandbox"
 )
 
@@ -56,6 +57,7 @@ func createContainer(ctx *cli.Context, foreground bool) (sandbox.Container, erro
 	if err != nil {
 		return nil, err
 	}
+	trace.Mark("cli: config.json loaded and checked")
 	n := ctx.Int("preserve-fds")
 	if n < 0 {
 		return nil, fmt.Errorf("--preserve-fds %d: must be 0 or more", n)

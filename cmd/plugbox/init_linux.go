@@ -8,6 +8,7 @@ import (
 	// starts when this binary is re-executed as "plugbox init".
 	_ "github.com/opencontainers/runc/libcontainer/nsenter"
 
+	"github.com/plugbox/plugbox/internal/trace"
 	"github.com/plugbox/plugbox/sandbox"
 )
 
@@ -18,6 +19,7 @@ func init() {
 	if len(os.Args) > 1 {
 		switch os.Args[1] {
 		case "init":
+			trace.StartInit()
 			libcontainer.Init()
 		case sandbox.MonitorArg:
 			sandbox.MonitorMain()

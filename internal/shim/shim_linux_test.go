@@ -576,3 +576,50 @@ func BenchmarkShimStart(b *testing.B) {
 		}
 	})
 }
+
+// The trace records every step in order, within the run, and needs no call
+// under the plugin's filter: a filter that kills clock_gettime(2) (the
+// call the shim times its steps with) still lets the plugin run.
+func TestShimTracesItsStepsWithoutACallUnderTheFilter(t *testing.T) {
+	needBusybox(t)
+	tf, err := TraceFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tf.Close()
+	ll := &Landlock{HandledFS: AccessFSAll, Rules: []LandlockRule{{Path: "/", Access: AccessFSExecute | AccessFSReadFile | AccessFSReadDir}}}
+	cfg := &Config{Args: []string{busybox, "true"}, KeepFDs: 3, MonitorFD: -1, TraceFD: 3, Landlock: ll,
+		Rlimits: []Rlimit{{Resource: unix.RLIMIT_CORE, Soft: 0, Hard: 0}},
+		Seccomp: &Seccomp{Program: bpf(unix.SYS_CLOCK_GETTIME, unix.SECCOMP_RET_KILL_PROCESS)}}
+	before := time.Now()
+	var ts unix.Timespec
+	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	t0 := ts.Nano()
+	_, stderr, code := shimRun{cfg: cfg, files: []*os.File{tf}}.run(t)
+	t1 := t0 + int64(time.Since(before))
+	if code != 0 {
+		t.Fatalf("exit %d (stderr %q): the shim made a call under the filter (SIGSYS is 159) or failed", code, stderr)
+	}
+	recs, err := ReadTrace(tf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	last := t0
+	for _, r := range recs {
+		got = append(got, r.Stage)
+		if r.T < last || r.T > t1 {
+			t.Errorf("%s at %d: outside the run [%d, %d] or before the previous step", r.Stage, r.T, t0, t1)
+		}
+		last = r.T
+	}
+	want := []string{traceStages[1], traceStages[2], traceStages[3], traceStages[4], traceStages[5], traceStages[6]}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("trace stages %q, want %q", got, want)
+	}
+	// The plugin never holds the trace descriptor.
+	out, _, code := shimRun{cfg: &Config{Args: []string{self(t)}, KeepFDs: 3, MonitorFD: -1, TraceFD: 3}, files: []*os.File{tf}, env: probe("fds")}.run(t)
+	if code != 0 || strings.TrimSpace(out) != "0,1,2" {
+		t.Errorf("the plugin saw descriptors %q, want 0,1,2", out)
+	}
+}
