@@ -200,7 +200,7 @@ func (lc *linuxContainer) startInit(opts CreateOptions, layers *layerPlan) error
 	if opts.PidFile != "" {
 		pid, err := process.Pid()
 		if err == nil {
-			err = atomicfile.Write(opts.PidFile, []byte(strconv.Itoa(pid)), 0o644)
+			err = atomicfile.WriteVolatile(opts.PidFile, []byte(strconv.Itoa(pid)), 0o644)
 		}
 		if err != nil {
 			_ = process.Signal(unix.SIGKILL)

@@ -100,7 +100,7 @@ func (lc *linuxContainer) Exec(opts ExecOptions) (Process, error) {
 	plan.afterStart()
 	pid, err := process.Pid()
 	if err == nil && opts.PidFile != "" {
-		err = atomicfile.Write(opts.PidFile, []byte(strconv.Itoa(pid)), 0o644)
+		err = atomicfile.WriteVolatile(opts.PidFile, []byte(strconv.Itoa(pid)), 0o644)
 		if err != nil {
 			err = fmt.Errorf("--pid-file %s: %w", opts.PidFile, err)
 		}
