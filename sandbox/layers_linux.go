@@ -99,7 +99,9 @@ func planLayers(opts CreateOptions, root string) (*layerPlan, error) {
 	if policy == nil && p.monitor == "" && !authored {
 		// A bundle a client sends (podman, containerd, the OCI suite) gets
 		// runc's behaviour: libcontainer loads its seccomp profile, before
-		// dropping capabilities when noNewPrivileges is unset.
+		// dropping capabilities when noNewPrivileges is unset; with it set,
+		// the shim loads the same program, compiled once (clientseccomp).
+		p.planClientSeccomp(opts, root)
 		return p, nil
 	}
 	// plugbox's own layers go through the exec shim, which loads even a
@@ -367,6 +369,9 @@ type execLayers struct {
 	Landlock *bundle.LandlockPolicy `json:"landlock,omitempty"`
 	Foreign  bool                   `json:"foreign,omitempty"`
 	Monitor  monitor.Mode           `json:"monitor,omitempty"`
+	// ClientSeccomp: a client's bundle whose profile alone the shim loads
+	// (clientseccomp); its exec'd processes keep what they ask for.
+	ClientSeccomp bool `json:"clientSeccomp,omitempty"`
 }
 
 func (p *layerPlan) record() layerRecord {
