@@ -6,6 +6,8 @@ BUILDTAGS := seccomp netgo osusergo urfave_cli_no_docs
 # shared libraries from the plugin's rootfs.
 LDFLAGS   := -s -w -extldflags -static -X main.version=$(shell git describe --always --dirty 2>/dev/null || echo dev)
 APT_PKGS  := libseccomp-dev bats busybox-static jq runc crun uidmap gcc make
+# What make bench compares plugbox with, beyond runc and crun.
+BENCH_PKGS := bubblewrap util-linux
 # The exec shim: a freestanding static C program (no libc, raw system calls)
 # that the Go build embeds; see internal/shim/doc.go.
 CC        ?= cc
@@ -54,6 +56,11 @@ demo: deps build
 	./tests/integration/demo.sh $(CURDIR)/$(BIN)
 
 bench: deps build
+	@missing=""; for p in $(BENCH_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
 	PLUGBOX=$(CURDIR)/$(BIN) ./tests/integration/bench.sh
 
 lint:

@@ -40,7 +40,7 @@ func warm(args []string) error {
 		for i := range cs {
 			c := cs[(i+r)%len(cs)]
 			var tracePath string
-			if *traced && strings.Contains(c.runtime, "plugbox") {
+			if *traced && strings.Contains(filepath.Base(strings.Fields(c.runtime)[0]), "plugbox") {
 				tracePath = filepath.Join(os.TempDir(), "startbench-start-"+newID())
 			}
 			create, start, first, events, err := warmOnce(c, tracePath)
