@@ -342,7 +342,7 @@ func highestNative(s *specs.LinuxSeccomp, native libseccomp.ScmpArch) int {
 	for _, e := range s.Syscalls {
 		for _, n := range e.Names {
 			nr := -1
-			if nrs, ok := syscallTable[n]; ok {
+			if nrs, ok := syscallTable()[n]; ok {
 				nr = nrs[col]
 			} else if scmp, err := libseccomp.GetSyscallFromName(n); err == nil {
 				nr = int(scmp)
@@ -518,7 +518,7 @@ var nativeNames = sync.OnceValue(func() map[int]string {
 	if err != nil {
 		return m
 	}
-	for name, nrs := range syscallTable {
+	for name, nrs := range syscallTable() {
 		if nr := nrs[arch.col]; nr >= 0 {
 			m[nr] = name
 		}

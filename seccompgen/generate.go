@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -86,7 +87,7 @@ func archForScmp(s *specs.LinuxSeccomp) (archInfo, error) {
 
 // exists reports whether the syscall has a number on this architecture.
 func (a archInfo) exists(name string) bool {
-	nr, ok := syscallTable[name]
+	nr, ok := syscallTable()[name]
 	return ok && nr[a.col] >= 0
 }
 
@@ -146,9 +147,9 @@ func (g *grants) add(d *groupDef) {
 // resolveGroups merges base and the named groups.
 func resolveGroups(names []string) (*grants, error) {
 	g := newGrants()
-	g.add(groupIndex["base"])
+	g.add(groupIndex()["base"])
 	for i, n := range names {
-		d, ok := groupIndex[n]
+		d, ok := groupIndex()[n]
 		if !ok {
 			return nil, fmt.Errorf("groups[%d]: unknown syscall group %q: use one of %s", i, n, strings.Join(GroupNames(), ", "))
 		}
@@ -259,7 +260,7 @@ func Generate(o Options) (*specs.LinuxSeccomp, error) {
 			always = append(always, n)
 		}
 	}
-	for n := range syscallTable {
+	for n := range syscallTable() {
 		if !named[n] && arch.exists(n) {
 			rest = append(rest, n)
 		}
@@ -301,7 +302,7 @@ var notifyForbidden = map[string]bool{"write": true}
 // learning mode sees (and Minimize can grant) e.g. socket(AF_INET) or a
 // write-mode openat. Patterns are disjoint from every group's allow rule
 // unless equal to it (equal ones are skipped).
-var learnable = func() map[string][]condRule {
+var learnable = sync.OnceValue(func() map[string][]condRule {
 	m := map[string][]condRule{}
 	for _, f := range []uint64{afUnix, afInet, afInet6, afNetlink} {
 		m["socket"] = append(m["socket"], condRule{"socket", []specs.LinuxSeccompArg{eq(0, f)}, familyNames[f]})
@@ -320,18 +321,18 @@ var learnable = func() map[string][]condRule {
 		}
 	}
 	return m
-}()
+})
 
 // dangerous are argument patterns no group allows; in enforce mode
 // WithNotify routes them to the listener so the violation log names them.
-var dangerous = func() map[string][]condRule {
+var dangerous = sync.OnceValue(func() map[string][]condRule {
 	m := map[string][]condRule{}
 	for _, f := range cloneFlagNames {
 		m["clone"] = append(m["clone"], condRule{"clone", []specs.LinuxSeccompArg{maskedEq(0, f.bit, f.bit)}, f.name})
 	}
 	m["ioctl"] = ioctlRules(ioTIOCSTI, ioTIOCLINUX)
 	return m
-}()
+})
 
 // notifyAsENOSYS are calls learning mode answers ENOSYS instead of
 // notifying, so the libc fallback (openat, whose flags seccomp can read) is
@@ -402,7 +403,7 @@ func WithNotify(s *specs.LinuxSeccomp, listenerPath string, learning bool) *spec
 		var stay []string
 		for _, n := range e.Names {
 			switch {
-			case notifyForbidden[n], learnable[n] != nil:
+			case notifyForbidden[n], learnable()[n] != nil:
 				stay = append(stay, n)
 			case learning && always[n]:
 				stay = append(stay, n)
@@ -417,9 +418,9 @@ func WithNotify(s *specs.LinuxSeccomp, listenerPath string, learning bool) *spec
 			kept = append(kept, e)
 		}
 	}
-	patterns := []map[string][]condRule{learnable}
+	patterns := []map[string][]condRule{learnable()}
 	if !learning {
-		patterns = append(patterns, dangerous)
+		patterns = append(patterns, dangerous())
 	}
 	var condNotify []specs.LinuxSyscall
 	for _, m := range patterns {
