@@ -49,6 +49,7 @@ func createContainer(ctx *cli.Context, foreground bool) (sandbox.Container, erro
 	if err != nil {
 		return nil, err
 	}
+	sandbox.StartCgroupWarmup()
 	dir, err := filepath.Abs(ctx.String("bundle"))
 	if err != nil {
 		return nil, fmt.Errorf("--bundle %s: %w", ctx.String("bundle"), err)
