@@ -55,7 +55,7 @@ func (lc *linuxContainer) Exec(opts ExecOptions) (Process, error) {
 	if (!opts.Detach || !opts.Process.Terminal) && opts.ConsoleSocket != "" {
 		return nil, errors.New(`exec --console-socket needs --tty and --detach`)
 	}
-	plan, err := execPlan(lc.backend.root, lc.ID(), opts.Process)
+	plan, err := execPlan(lc.backend.root.Path(), lc.ID(), opts.Process)
 	if err != nil {
 		return nil, err
 	}
@@ -86,7 +86,7 @@ func (lc *linuxContainer) Exec(opts ExecOptions) (Process, error) {
 		}
 		process.ExtraFiles = append(process.ExtraFiles, f)
 	}
-	if err := plan.adjustProcess(process, lc.backend.root, lc.ID()); err != nil {
+	if err := plan.adjustProcess(process, lc.backend.root.Path(), lc.ID()); err != nil {
 		return nil, err
 	}
 	cleanup, err := setupStdio(process, stdioOptions{
@@ -162,7 +162,7 @@ func (p *execProcess) Wait() (int, error) {
 }
 
 func (lc *linuxContainer) Pause() error {
-	unlock, err := lockPath(lc.dir())
+	unlock, err := lc.lockFresh()
 	if err != nil {
 		return err
 	}
@@ -177,7 +177,7 @@ func (lc *linuxContainer) Pause() error {
 }
 
 func (lc *linuxContainer) Resume() error {
-	unlock, err := lockPath(lc.dir())
+	unlock, err := lc.lockFresh()
 	if err != nil {
 		return err
 	}
@@ -192,7 +192,7 @@ func (lc *linuxContainer) Resume() error {
 }
 
 func (lc *linuxContainer) Update(r *specs.LinuxResources) error {
-	unlock, err := lockPath(lc.dir())
+	unlock, err := lc.lockFresh()
 	if err != nil {
 		return err
 	}
