@@ -370,6 +370,7 @@ func (lc *linuxContainer) State() (*specs.State, error) {
 			"landlock":        layers.Landlock,
 			"monitor":         layers.Monitor,
 			"limits":          layers.Limits,
+			"network":         layers.Network,
 		} {
 			if value != "" {
 				st.Annotations[bundle.EnforcedPrefix+key] = value

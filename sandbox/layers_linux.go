@@ -38,12 +38,17 @@ type Layers struct {
 	Landlock string `json:"landlock,omitempty"`
 	// Monitor is the seccomp listener's mode ("violations", "learning") or "".
 	Monitor string `json:"monitor,omitempty"`
+	// Network is "shared" when the plugin joined plugbox's empty network
+	// namespace of socket-less plugins (netns_linux.go), "" otherwise.
+	Network string `json:"network,omitempty"`
 }
 
 // layerPlan decides which protection layers the exec shim applies on top of
 // what libcontainer applies.
 type layerPlan struct {
-	shim    *shimPlan // nil when libcontainer execs the plugin directly
+	shim  *shimPlan // nil when libcontainer execs the plugin directly
+	netns string    // the shared network namespace to join, or ""
+
 	monitor monitor.Mode
 	spawned *monitorSpawn // the running monitor, once started
 	// foreground: this process waits for the plugin, so it can also serve
@@ -140,6 +145,9 @@ func planLayers(opts CreateOptions, root string) (*layerPlan, error) {
 	}
 	if seccompProfile != nil {
 		p.enforced.Seccomp = "shim"
+	}
+	if authored {
+		p.planSharedNetns(opts)
 	}
 	return p, nil
 }
@@ -301,6 +309,7 @@ func (p *layerPlan) adjustConfig(config *configs.Config) {
 		config.Seccomp = nil
 		_, config.Rlimits = splitRlimits(config.Rlimits)
 	}
+	p.adjustNetns(config)
 }
 
 // adjustProcess turns process, which would exec the plugin (the
