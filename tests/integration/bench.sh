@@ -6,7 +6,9 @@
 # seccomp cost per call. Figures vary several-fold between machines: quote
 # the ratios, which come from one interleaved run.
 #
-# ROUNDS (cold rounds, default 40), WARM (warm rounds, 20), CONCURRENT (100).
+# ROUNDS (cold rounds, default 40), WARM (warm rounds, 20), CONCURRENT (100);
+# BEFORE=/path/to/an/older/plugbox adds it to every comparison, for a
+# before-and-after table from one interleaved run.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -22,6 +24,9 @@ cleanup() {
 		for id in $("$rt" --root "$work/$rt" list -q 2>/dev/null); do "$rt" --root "$work/$rt" delete -f "$id" >/dev/null 2>&1 || true; done
 	done
 	for id in $("$PLUGBOX" --root "$work/plugbox" list -q 2>/dev/null); do "$PLUGBOX" --root "$work/plugbox" delete -f "$id" >/dev/null 2>&1 || true; done
+	if [ -n "${BEFORE:-}" ]; then
+		for id in $("$BEFORE" --root "$work/before" list -q 2>/dev/null); do "$BEFORE" --root "$work/before" delete -f "$id" >/dev/null 2>&1 || true; done
+	fi
 	# The hugetlb hierarchy crun needed: removed again, as it was found.
 	if [ -n "$mounted_hugetlb" ]; then
 		umount /sys/fs/cgroup/hugetlb && rmdir /sys/fs/cgroup/hugetlb || echo "bench: could not unmount /sys/fs/cgroup/hugetlb" >&2
@@ -81,6 +86,20 @@ echo "plugbox $("$PLUGBOX" --version | cut -d' ' -f3-); $(runc --version | head 
 echo "state roots under $work ($(df --output=fstype "$work" | tail -1))"
 
 pb="$PLUGBOX --root $work/plugbox"
+cold_before=() warm_before=() conc_before=()
+if [ -n "${BEFORE:-}" ]; then
+	# The older binary needs its name to end in plugbox for startbench's
+	# waterfall of its start; it gets a state root of its own.
+	mkdir -p "$work/before-bin" && ln -s "$(readlink -f "$BEFORE")" "$work/before-bin/plugbox"
+	BEFORE="$work/before-bin/plugbox"
+	pbb="$BEFORE --root $work/before"
+	echo "before: plugbox $("$BEFORE" --version | head -1 | cut -d' ' -f3-)"
+	cold_before=("before:plugbox=$pbb run --bundle $work/plain {id}"
+		"before:plugbox+ref-profile=$pbb run --bundle $work/ref {id}"
+		"before:plugbox-authored=$pbb run --bundle $work/authored {id}")
+	warm_before=("before:plugbox=$pbb::$work/first" "before:plugbox-authored=$pbb::$work/authored-first")
+	conc_before=("before:plugbox=$pbb::$work/plain" "before:plugbox-authored=$pbb::$work/authored")
+fi
 echo
 echo "== cold 'run' of true, whole-process wall time, ratios to crun without seccomp =="
 "$sb" cold -n "$ROUNDS" -base crun \
@@ -91,6 +110,7 @@ echo "== cold 'run' of true, whole-process wall time, ratios to crun without sec
 	"plugbox=$pb run --bundle $work/plain {id}" \
 	"plugbox+ref-profile=$pb run --bundle $work/ref {id}" \
 	"plugbox-authored=$pb run --bundle $work/authored {id}" \
+	"${cold_before[@]}" \
 	"bubblewrap=bwrap --unshare-all --cap-drop ALL --ro-bind $work/plain/rootfs / --proc /proc --dev /dev /bin/true" \
 	"floor=unshare -m -u -i -n -p -f --mount-proc=$work/plain/rootfs/proc chroot $work/plain/rootfs /bin/true"
 echo "(ref-profile: $(jq '[.syscalls[].names | length] | add' "$work/reference-seccomp.json") calls in $(jq '.syscalls | length' "$work/reference-seccomp.json") rules, the shape and size of Docker's default)"
@@ -107,7 +127,8 @@ echo "== create, then start: the time from start to the plugin's first instructi
 	"crun=crun --root $work/crun::$work/first" \
 	"runc=runc --root $work/runc::$work/first" \
 	"plugbox=$pb::$work/first" \
-	"plugbox-authored=$pb::$work/authored-first"
+	"plugbox-authored=$pb::$work/authored-first" \
+	"${warm_before[@]}"
 
 echo
 echo "== $CONCURRENT concurrent runs =="
@@ -115,7 +136,8 @@ echo "== $CONCURRENT concurrent runs =="
 	"crun=crun --root $work/crun::$work/plain" \
 	"runc=runc --root $work/runc::$work/plain" \
 	"plugbox=$pb::$work/plain" \
-	"plugbox-authored=$pb::$work/authored"
+	"plugbox-authored=$pb::$work/authored" \
+	"${conc_before[@]}"
 
 echo
 echo "== seccomp cost per system call (getpid: argument-free allow, cached by the kernel; personality: argument-filtered) =="

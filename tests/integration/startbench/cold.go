@@ -21,15 +21,17 @@ func cold(args []string) error {
 		return err
 	}
 	times := make(map[*contender][]time.Duration)
+	cpus := make(map[*contender][]time.Duration)
 	for r := 0; r < *warmup+*rounds; r++ {
 		for i := range cs {
 			c := cs[(i+r)%len(cs)]
-			d, _, err := run(argv(c.command, newID()), nil)
+			d, cpu, _, err := runCPU(argv(c.command, newID()), nil)
 			if err != nil {
 				return fmt.Errorf("%s: %w", c.name, err)
 			}
 			if r >= *warmup {
 				times[c] = append(times[c], d)
+				cpus[c] = append(cpus[c], cpu)
 			}
 		}
 	}
@@ -41,12 +43,12 @@ func cold(args []string) error {
 	}
 	refMedian := median(times[ref])
 	w := tabwriter.NewWriter(os.Stdout, 4, 1, 2, ' ', 0)
-	fmt.Fprintf(w, "case\tmedian\tp10\tp90\tvs %s\n", ref.name)
+	fmt.Fprintf(w, "case\tmedian\tp10\tp90\tvs %s\tCPU\n", ref.name)
 	for _, c := range cs {
 		m := median(times[c])
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%.2fx\n", c.name, ms(m), ms(percentile(times[c], 10)), ms(percentile(times[c], 90)), float64(m)/float64(refMedian))
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%.2fx\t%s\n", c.name, ms(m), ms(percentile(times[c], 10)), ms(percentile(times[c], 90)), float64(m)/float64(refMedian), ms(median(cpus[c])))
 	}
 	w.Flush()
-	fmt.Printf("(%d rounds, interleaved, after %d warm-up rounds)\n", *rounds, *warmup)
+	fmt.Printf("(%d rounds, interleaved, after %d warm-up rounds; CPU: user+system of the command and the descendants it waited for, median)\n", *rounds, *warmup)
 	return nil
 }

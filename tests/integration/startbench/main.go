@@ -113,17 +113,27 @@ func argv(command, id string) []string {
 
 // run runs args and returns how long it took; its output is returned too.
 func run(args []string, env []string) (time.Duration, []byte, error) {
+	d, _, out, err := runCPU(args, env)
+	return d, out, err
+}
+
+// runCPU is run that also returns the CPU time (user and system) of the
+// process and of the descendants it waited for.
+func runCPU(args []string, env []string) (wall, cpu time.Duration, output []byte, err error) {
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Env = append(os.Environ(), env...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	start := time.Now()
-	err := cmd.Run()
-	d := time.Since(start)
-	if err != nil {
-		return d, out.Bytes(), fmt.Errorf("%s: %v: %s", strings.Join(args, " "), err, out.Bytes())
+	err = cmd.Run()
+	wall = time.Since(start)
+	if cmd.ProcessState != nil {
+		cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	}
-	return d, out.Bytes(), nil
+	if err != nil {
+		return wall, cpu, out.Bytes(), fmt.Errorf("%s: %v: %s", strings.Join(args, " "), err, out.Bytes())
+	}
+	return wall, cpu, out.Bytes(), nil
 }
 
 // monotonic is CLOCK_MONOTONIC in nanoseconds, the clock plugbox's trace

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -119,11 +120,16 @@ func warmOnce(c *contender, tracePath string) (create, start, first time.Duratio
 		data, _ := os.ReadFile(out.Name())
 		if ns, ok := firstInstruction(data); ok {
 			if tracePath != "" {
-				if events, err = readTrace(tracePath); err != nil {
+				events, err = readTrace(tracePath)
+				switch {
+				case errors.Is(err, os.ErrNotExist):
+					events = nil // a plugbox without the trace: no waterfall
+				case err != nil:
 					return 0, 0, 0, nil, err
+				default:
+					events = append(events, trace.Event{T: ns, Stage: "plugin: first instruction"}, trace.Event{T: startEnded, Stage: "caller: start exited"})
+					sortEvents(events)
 				}
-				events = append(events, trace.Event{T: ns, Stage: "plugin: first instruction"}, trace.Event{T: startEnded, Stage: "caller: start exited"})
-				sortEvents(events)
 			}
 			return create, start, time.Duration(ns - t0), events, nil
 		}
