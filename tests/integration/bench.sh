@@ -128,6 +128,8 @@ echo "== create, then start: the time from start to the plugin's first instructi
 	"runc=runc --root $work/runc::$work/first" \
 	"plugbox=$pb::$work/first" \
 	"plugbox-authored=$pb::$work/authored-first" \
+	"plugbox-library=lib:$pb::$work/first" \
+	"plugbox-authored-library=lib:$pb::$work/authored-first" \
 	"${warm_before[@]}"
 
 echo

@@ -6,7 +6,7 @@
 //
 //	startbench cold       [-n 40] [-base NAME] NAME=COMMAND...
 //	startbench waterfall  [-n 10] NAME=COMMAND...
-//	startbench warm       [-n 20] [-base NAME] NAME=RUNTIME::BUNDLE...
+//	startbench warm       [-n 20] NAME=[lib:]RUNTIME::BUNDLE...
 //	startbench concurrent [-c 100] NAME=RUNTIME::BUNDLE...
 //	startbench profile    (the reference profile's linux.seccomp, on stdout)
 //
@@ -14,6 +14,8 @@
 // fresh container ID. RUNTIME is an OCI runtime's command line up to the
 // verb ("runc --root /tmp/r"); startbench adds "run --bundle BUNDLE ID",
 // "create --bundle BUNDLE ID", "start ID" and "delete --force ID".
+// With lib:, warm starts a plugbox container through the sandbox package
+// in startbench's own process, as a host application would.
 // Each round runs every contender once, in a rotating order, so that the
 // noise of a shared machine hits all of them alike.
 package main
@@ -70,6 +72,9 @@ type contender struct {
 	command string // cold, waterfall: the whole command
 	runtime string // warm, concurrent: the runtime's command line
 	bundle  string
+	// inProcess (warm, NAME=lib:RUNTIME::BUNDLE): plugbox's start is a
+	// call of its sandbox package in this process, not its CLI.
+	inProcess bool
 }
 
 func parseContenders(fs *flag.FlagSet, withBundle bool) ([]*contender, error) {
@@ -85,6 +90,7 @@ func parseContenders(fs *flag.FlagSet, withBundle bool) ([]*contender, error) {
 			if !ok {
 				return nil, fmt.Errorf("%q: want NAME=RUNTIME::BUNDLE", arg)
 			}
+			rt, c.inProcess = strings.CutPrefix(strings.TrimSpace(rt), "lib:")
 			c.runtime, c.bundle = strings.TrimSpace(rt), strings.TrimSpace(b)
 		}
 		cs = append(cs, c)
