@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -72,13 +73,13 @@ func Worst(findings []Finding) Severity {
 // profile that allows one of them without an argument filter is a High
 // finding; learning mode never records them, so a learned profile with one
 // was edited or steered.
-var deniedAlways = func() map[string]bool {
+var deniedAlways = sync.OnceValue(func() map[string]bool {
 	m := map[string]bool{}
 	for _, n := range seccompgen.DeniedAlways() {
 		m[n] = true
 	}
 	return m
-}()
+})
 
 // argumentOnly are calls plugbox grants only with an argument filter, named
 // with what an unconditional allow opens.
@@ -88,7 +89,7 @@ var argumentOnly = map[string]string{
 }
 
 // groupCalls is every syscall some seccompgen permission group grants.
-var groupCalls = func() map[string]bool {
+var groupCalls = sync.OnceValue(func() map[string]bool {
 	m := map[string]bool{}
 	for _, g := range seccompgen.Groups() {
 		for _, n := range g.Syscalls {
@@ -96,7 +97,7 @@ var groupCalls = func() map[string]bool {
 		}
 	}
 	return m
-}()
+})
 
 // runtimeSockets are host sockets that hand out control of containers or
 // the machine to whoever can connect.
@@ -356,11 +357,11 @@ func (c *checker) seccomp(s *specs.LinuxSeccomp) {
 		}
 		for _, n := range sc.Names {
 			switch {
-			case deniedAlways[n] && len(sc.Args) == 0:
+			case deniedAlways()[n] && len(sc.Args) == 0:
 				bad = append(bad, n)
 			case argumentOnly[n] != "" && len(sc.Args) == 0:
 				unfiltered = append(unfiltered, n)
-			case !groupCalls[n] && !deniedAlways[n]:
+			case !groupCalls()[n] && !deniedAlways()[n]:
 				beyond = append(beyond, n)
 			}
 		}
@@ -369,7 +370,7 @@ func (c *checker) seccomp(s *specs.LinuxSeccomp) {
 	// profile with trace --allow-denied, or a hand edit).
 	var patterns []string
 	for _, r := range seccompgen.NeverGrantedRules(s) {
-		if !deniedAlways[r.Name] && !(argumentOnly[r.Name] != "" && len(s.Syscalls[r.Index].Args) == 0) {
+		if !deniedAlways()[r.Name] && !(argumentOnly[r.Name] != "" && len(s.Syscalls[r.Index].Args) == 0) {
 			patterns = append(patterns, fmt.Sprintf("%s (rule %d)", r.What, r.Index))
 		}
 	}
@@ -379,7 +380,7 @@ func (c *checker) seccomp(s *specs.LinuxSeccomp) {
 	for _, sc := range s.Syscalls {
 		if sc.Action == specs.ActAllow || sc.Action == specs.ActLog {
 			for _, n := range sc.Names {
-				if deniedAlways[n] && len(sc.Args) > 0 {
+				if deniedAlways()[n] && len(sc.Args) > 0 {
 					bad = append(bad, n)
 				}
 			}

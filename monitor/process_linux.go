@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/plugbox/plugbox/internal/trace"
 	"golang.org/x/sys/unix"
 )
 
@@ -261,7 +262,15 @@ func Main() {
 	case roleSupervise:
 		err = supervise(cfg)
 	case roleServe:
+		// PLUGBOX_TRACE: the listener's part of the start's waterfall.
+		tracePath := os.Getenv(trace.EnvFile)
+		if tracePath != "" {
+			trace.Start()
+		}
 		err = serve(cfg)
+		if tracePath != "" {
+			_ = trace.AppendFile(tracePath, trace.Events())
+		}
 	default:
 		err = fmt.Errorf("unknown role %q", os.Args[2])
 	}
@@ -302,6 +311,7 @@ func serve(cfg Config) error {
 	if err != nil {
 		return err // the shim sees the socket close and fails the start
 	}
+	trace.Mark("monitor: listener taken, shim released")
 	_ = unix.SetNonblock(counters, true)
 	w, err := OpenLog(cfg.Log, cfg.Limits.MaxBytes)
 	if err != nil {

@@ -40,12 +40,17 @@ type Layers struct {
 	Landlock string `json:"landlock,omitempty"`
 	// Monitor is the seccomp listener's mode ("violations", "learning") or "".
 	Monitor string `json:"monitor,omitempty"`
+	// Network is "shared" when the plugin joined plugbox's empty network
+	// namespace of socket-less plugins (netns_linux.go), "" otherwise.
+	Network string `json:"network,omitempty"`
 }
 
 // layerPlan decides which protection layers the exec shim applies on top of
 // what libcontainer applies.
 type layerPlan struct {
-	shim    *shimplan.Plan // nil when libcontainer execs the plugin directly
+	shim  *shimplan.Plan // nil when libcontainer execs the plugin directly
+	netns string         // the shared network namespace to join, or ""
+
 	monitor monitor.Mode
 	// policy is how the monitor answers (its mode is monitor).
 	policy  monitor.Policy
@@ -111,7 +116,9 @@ func planLayers(opts CreateOptions, root string) (*layerPlan, error) {
 	if policy == nil && p.monitor == "" && !authored {
 		// A bundle a client sends (podman, containerd, the OCI suite) gets
 		// runc's behaviour: libcontainer loads its seccomp profile, before
-		// dropping capabilities when noNewPrivileges is unset.
+		// dropping capabilities when noNewPrivileges is unset; with it set,
+		// the shim loads the same program, compiled once (clientseccomp).
+		p.planClientSeccomp(opts, root)
 		return p, nil
 	}
 	// plugbox's own layers go through the exec shim, which loads even a
@@ -152,6 +159,9 @@ func planLayers(opts CreateOptions, root string) (*layerPlan, error) {
 	}
 	if seccompProfile != nil {
 		p.enforced.Seccomp = "shim"
+	}
+	if authored {
+		p.planSharedNetns(opts)
 	}
 	return p, nil
 }
@@ -311,6 +321,7 @@ func (p *layerPlan) adjustConfig(config *configs.Config) {
 		config.Seccomp = nil
 		_, config.Rlimits = shimplan.SplitRlimits(config.Rlimits)
 	}
+	p.adjustNetns(config)
 }
 
 // adjustProcess turns process, which would exec the plugin (the
@@ -397,6 +408,9 @@ type execLayers struct {
 	// MonitorPolicy is how the monitor answers (nil in records written
 	// before it existed: the monitor then fails every routed call, EPERM).
 	MonitorPolicy *monitor.Policy `json:"monitorPolicy,omitempty"`
+	// ClientSeccomp: a client's bundle whose profile alone the shim loads
+	// (clientseccomp); its exec'd processes keep what they ask for.
+	ClientSeccomp bool `json:"clientSeccomp,omitempty"`
 }
 
 func (p *layerPlan) record() layerRecord {

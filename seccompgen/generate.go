@@ -81,7 +81,7 @@ func archForScmp(s *specs.LinuxSeccomp) (archInfo, error) {
 
 // exists reports whether the syscall has a number on this architecture.
 func (a archInfo) exists(name string) bool {
-	nr, ok := syscallTable[name]
+	nr, ok := syscallTable()[name]
 	return ok && nr[a.col] >= 0
 }
 
@@ -136,9 +136,9 @@ func (g *grants) addCond(c condRule) {
 // resolveGroups merges base and the named groups.
 func resolveGroups(names []string) (*grants, error) {
 	g := newGrants()
-	g.add(groupIndex["base"])
+	g.add(groupIndex()["base"])
 	for i, n := range names {
-		d, ok := groupIndex[n]
+		d, ok := groupIndex()[n]
 		if !ok {
 			return nil, fmt.Errorf("groups[%d]: unknown syscall group %q: use one of %s", i, n, strings.Join(GroupNames(), ", "))
 		}
@@ -296,7 +296,7 @@ func render(g *grants, arch archInfo, p Policy, specAllow, strict bool) (*specs.
 			always = append(always, n)
 		}
 	}
-	for n := range syscallTable {
+	for n := range syscallTable() {
 		if !named[n] && arch.exists(n) {
 			rest = append(rest, n)
 		}
