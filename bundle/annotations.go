@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/plugbox/plugbox/broker"
 )
 
 // Annotation keys plugbox reads from config.json. runtime-spec has no field
@@ -32,6 +34,11 @@ const (
 	// and write paths as bundle init resolved them, which VerifyBinds
 	// checks again at every create.
 	AnnotationBinds = "org.plugbox.binds"
+	// AnnotationBroker holds the manifest's broker section (broker.Spec as
+	// JSON): the host files and connections the plugin may ask plugbox
+	// for, transparently (its own open and connect, on Linux) or over the
+	// descriptor named "broker".
+	AnnotationBroker = "org.plugbox.broker"
 )
 
 // LandlockPolicy lists the paths, as seen inside the container, that the
@@ -73,4 +80,18 @@ func ParseTimeout(annotations map[string]string) (limit time.Duration, ok bool, 
 		return 0, true, fmt.Errorf("annotation %s: %q is not a positive duration such as \"30s\"", AnnotationTimeout, raw)
 	}
 	return limit, true, nil
+}
+
+// ParseBroker decodes the AnnotationBroker value of annotations, checking
+// every rule again, or returns nil when it is absent.
+func ParseBroker(annotations map[string]string) (*broker.Policy, error) {
+	raw, ok := annotations[AnnotationBroker]
+	if !ok {
+		return nil, nil
+	}
+	p, err := broker.Decode(raw)
+	if err != nil {
+		return nil, fmt.Errorf("config.json: annotations[%q]: %w", AnnotationBroker, err)
+	}
+	return p, nil
 }

@@ -1,0 +1,3 @@
+// Package broker hands a sandboxed plugin the host files and connections its
+// manifest's "broker" section names, and nothing else.
+package broker
