@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/plugbox/plugbox/broker"
 )
 
 // Mode says how the listener answers.
@@ -42,12 +44,50 @@ type Event struct {
 	Syscall   string    `json:"syscall"`
 	Nr        int32     `json:"nr"`
 	Args      []uint64  `json:"args"`
-	// Action is "denied" (answered EPERM) or "allowed" (learning mode).
+	// Action is "denied" (answered EPERM) or "allowed" (learning mode);
+	// for a call the broker decided, "granted" (the plugin got a
+	// descriptor) or "refused" (the call got what the profile says).
 	Action string `json:"action"`
+	// Broker is the broker's decision on a brokered call or request.
+	Broker *broker.Record `json:"broker,omitempty"`
+}
+
+// Actions of broker records.
+const (
+	ActionGranted = "granted"
+	ActionRefused = "refused"
+)
+
+// BrokerEvent is the log record of a broker request made over the explicit
+// protocol (no system call of the plugin's stands behind it).
+func BrokerEvent(container string, r broker.Record) Event {
+	e := Event{Time: time.Now().UTC(), Container: container, Syscall: r.Op, Nr: -1, Action: ActionRefused, Broker: &r}
+	if r.Granted {
+		e.Action = ActionGranted
+	}
+	return e
 }
 
 // String renders an event as one human-readable line.
 func (e Event) String() string {
+	if b := e.Broker; b != nil && (e.Action == ActionGranted || e.Action == ActionRefused) {
+		s := fmt.Sprintf("%s %s pid %d broker %s %s", e.Time.Format(time.RFC3339Nano), e.Container, e.Pid, b.Op, b.Target)
+		if b.Access != "" {
+			s += " (" + b.Access + ")"
+		}
+		s += " " + e.Action
+		if b.Rule != "" {
+			s += " by " + b.Rule
+		}
+		s += " via " + b.Via
+		if b.Granted && b.FD > 0 {
+			s += fmt.Sprintf(", fd %d", b.FD)
+		}
+		if b.Reason != "" {
+			s += ": " + b.Reason
+		}
+		return s
+	}
 	return fmt.Sprintf("%s %s pid %d %s %s(%#x, %#x, %#x, %#x, %#x, %#x) %s",
 		e.Time.Format(time.RFC3339Nano), e.Container, e.Pid, e.Arch, e.Syscall,
 		arg(e.Args, 0), arg(e.Args, 1), arg(e.Args, 2), arg(e.Args, 3), arg(e.Args, 4), arg(e.Args, 5), e.Action)

@@ -11,11 +11,14 @@ import (
 
 	libseccomp "github.com/seccomp/libseccomp-golang"
 	"golang.org/x/sys/unix"
+
+	"github.com/plugbox/plugbox/broker"
 )
 
 // Serve answers notifications on listener until every process using the
-// filter has exited, writing one JSON line per call to log.
-func Serve(listener int, mode Mode, container string, log io.Writer) error {
+// filter has exited, writing one JSON line per call to log. With b, the
+// broker answers the calls it handles first (see broker.Transparent).
+func Serve(listener int, mode Mode, container string, log io.Writer, b *broker.Transparent) error {
 	enc := json.NewEncoder(log)
 	fd := libseccomp.ScmpFd(listener)
 	for {
@@ -37,6 +40,19 @@ func Serve(listener int, mode Mode, container string, log io.Writer) error {
 			return fmt.Errorf("receive notification: %w", err)
 		}
 		event := eventOf(req, container)
+		if b != nil {
+			v := b.Handle(listener, notificationOf(req))
+			if event.Broker = v.Record; v.Answered {
+				if v.Record != nil {
+					event.Action = ActionRefused
+					if v.Record.Granted {
+						event.Action = ActionGranted
+					}
+					_ = enc.Encode(event)
+				}
+				continue
+			}
+		}
 		resp := &libseccomp.ScmpNotifResp{ID: req.ID}
 		switch {
 		case mode == Learning:
@@ -75,4 +91,12 @@ func eventOf(req *libseccomp.ScmpNotifReq, container string) Event {
 		Nr:        int32(req.Data.Syscall),
 		Args:      append([]uint64(nil), req.Data.Args...),
 	}
+}
+
+// notificationOf is req as the broker reads it.
+func notificationOf(req *libseccomp.ScmpNotifReq) broker.Notification {
+	n := broker.Notification{ID: req.ID, Pid: req.Pid, Nr: int32(req.Data.Syscall), IP: req.Data.InstrPointer}
+	n.Arch, _ = auditArch(req.Data.Arch)
+	copy(n.Args[:], req.Data.Args)
+	return n
 }

@@ -38,6 +38,8 @@ type Layers struct {
 	Landlock string `json:"landlock,omitempty"`
 	// Monitor is the seccomp listener's mode ("violations", "learning") or "".
 	Monitor string `json:"monitor,omitempty"`
+	// Broker counts the broker rules its monitor serves, "open N, connect M".
+	Broker string `json:"broker,omitempty"`
 }
 
 // layerPlan decides which protection layers the exec shim applies on top of
@@ -55,6 +57,10 @@ type layerPlan struct {
 	opened []*os.File
 	// exec is what processes exec'd into the container get.
 	exec *execLayers
+	// broker is the monitor's broker configuration (nil: no broker rules);
+	// explicitBroker gives the process the explicit protocol's socket.
+	broker         *monitor.BrokerConfig
+	explicitBroker bool
 }
 
 // planLayers validates the plugbox layers a bundle asks for and plans them;
@@ -95,6 +101,17 @@ func planLayers(opts CreateOptions, root string) (*layerPlan, error) {
 		seccompProfile = routeToListener(seccompProfile, p.monitor)
 		p.enforced.Monitor = opts.Monitor
 	}
+	if seccompProfile, p.broker, p.enforced.Broker, err = planBroker(root, spec, seccompProfile); err != nil {
+		return nil, err
+	}
+	if p.broker != nil {
+		p.explicitBroker = true
+		if p.monitor == "" {
+			// The monitor serves the broker alone: only the broker's
+			// calls reach the listener.
+			p.monitor = monitor.Violations
+		}
+	}
 	authored := spec.Annotations[bundle.AnnotationAuthored] != ""
 	if policy == nil && p.monitor == "" && !authored {
 		// A bundle a client sends (podman, containerd, the OCI suite) gets
@@ -112,7 +129,7 @@ func planLayers(opts CreateOptions, root string) (*layerPlan, error) {
 	// The shim runs with the process's final capabilities; without
 	// no_new_privs the kernel refuses its filter and Landlock ruleset.
 	if !spec.Process.NoNewPrivileges {
-		return nil, fmt.Errorf("config.json: process.noNewPrivileges is false, but plugbox's layers (%s) need it: set \"noNewPrivileges\": true, or remove those annotations to run the bundle as runc would", shimReasons(policy != nil, p.monitor != "", authored))
+		return nil, fmt.Errorf("config.json: process.noNewPrivileges is false, but plugbox's layers (%s) need it: set \"noNewPrivileges\": true, or remove those annotations to run the bundle as runc would", shimReasons(policy != nil, opts.Monitor != "", p.broker != nil, authored))
 	}
 	if policy != nil {
 		abi, err := llsys.LandlockGetABIVersion()
@@ -131,7 +148,7 @@ func planLayers(opts CreateOptions, root string) (*layerPlan, error) {
 	if p.shim, err = planShim(root, spec, seccompProfile, policy, !authored); err != nil {
 		return nil, err
 	}
-	p.exec = &execLayers{Seccomp: seccompProfile, Landlock: policy, Foreign: !authored, Monitor: p.monitor}
+	p.exec = &execLayers{Seccomp: seccompProfile, Landlock: policy, Foreign: !authored, Monitor: p.monitor, Broker: p.broker}
 	if p.shim.monitor && p.monitor == "" {
 		return nil, fmt.Errorf("config.json: linux.seccomp uses %s, which needs plugbox's monitor: set annotation %s", specs.ActNotify, bundle.AnnotationMonitor)
 	}
@@ -142,13 +159,16 @@ func planLayers(opts CreateOptions, root string) (*layerPlan, error) {
 }
 
 // shimReasons names the annotations that make a bundle need the exec shim.
-func shimReasons(landlock, monitor, authored bool) string {
+func shimReasons(landlock, monitor, broker, authored bool) string {
 	var why []string
 	if landlock {
 		why = append(why, "annotation "+bundle.AnnotationLandlock)
 	}
 	if monitor {
 		why = append(why, "annotation "+bundle.AnnotationMonitor)
+	}
+	if broker {
+		why = append(why, "annotation "+bundle.AnnotationBroker)
 	}
 	if authored {
 		why = append(why, "annotation "+bundle.AnnotationAuthored)
@@ -313,7 +333,19 @@ func (p *layerPlan) adjustProcess(process *libcontainer.Process, root, id string
 	}
 	var monitorEnd *os.File
 	if p.monitor != "" {
-		m, err := startMonitor(p.monitor, root, id, p.foreground)
+		var mb *monitorBroker
+		if p.broker != nil {
+			mb = &monitorBroker{config: p.broker}
+			if p.explicitBroker {
+				plugin, own, err := brokerSocket(process)
+				if err != nil {
+					return err
+				}
+				p.opened = append(p.opened, plugin)
+				mb.explicit = own
+			}
+		}
+		m, err := startMonitor(p.monitor, root, id, p.foreground, mb)
 		if err != nil {
 			return err
 		}
@@ -367,6 +399,9 @@ type execLayers struct {
 	Landlock *bundle.LandlockPolicy `json:"landlock,omitempty"`
 	Foreign  bool                   `json:"foreign,omitempty"`
 	Monitor  monitor.Mode           `json:"monitor,omitempty"`
+	// Broker is the broker's configuration: an exec'd process's calls
+	// are brokered as the init's are (it gets no explicit socket).
+	Broker *monitor.BrokerConfig `json:"broker,omitempty"`
 }
 
 func (p *layerPlan) record() layerRecord {
@@ -386,6 +421,7 @@ func execPlan(root, id string, process *specs.Process) (*layerPlan, error) {
 	}
 	plan.monitor = rec.Exec.Monitor
 	plan.exec = rec.Exec
+	plan.broker = rec.Exec.Broker
 	var err error
 	plan.shim, err = planShim(root, &specs.Spec{Process: process}, rec.Exec.Seccomp, rec.Exec.Landlock, rec.Exec.Foreign)
 	if err != nil {

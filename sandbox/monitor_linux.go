@@ -32,7 +32,7 @@ type monitorSpawn struct {
 // AcquireListener). inProcess serves it from a goroutine, which saves
 // starting a process; otherwise it is `plugbox __plugbox-monitor MODE ID
 // LOG` in its own session.
-func startMonitor(mode monitor.Mode, root, id string, inProcess bool) (*monitorSpawn, error) {
+func startMonitor(mode monitor.Mode, root, id string, inProcess bool, mb *monitorBroker) (*monitorSpawn, error) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("monitor socket pair: %w", err)
@@ -54,7 +54,7 @@ func startMonitor(mode monitor.Mode, root, id string, inProcess bool) (*monitorS
 	if inProcess {
 		go func() {
 			defer close(m.finished)
-			if err := runMonitor(ownEnd, mode, id, logPath); err != nil {
+			if err := runMonitor(ownEnd, mode, id, logPath, mb); err != nil {
 				fmt.Fprintf(os.Stderr, "plugbox: monitor of %s: %v\n", id, err)
 			}
 		}()
@@ -62,12 +62,21 @@ func startMonitor(mode monitor.Mode, root, id string, inProcess bool) (*monitorS
 	}
 	defer ownEnd.Close()
 	self, err := os.Executable()
+	var env []string
+	if err == nil {
+		env, err = mb.env()
+	}
 	if err != nil {
 		m.shimEnd.Close()
 		return nil, fmt.Errorf("monitor: %w", err)
 	}
 	cmd := exec.Command(self, MonitorArg, string(mode), id, logPath)
 	cmd.ExtraFiles = []*os.File{ownEnd}
+	if mb != nil && mb.explicit != nil {
+		defer mb.explicit.Close()
+		cmd.ExtraFiles = append(cmd.ExtraFiles, mb.explicit) // brokerFD
+	}
+	cmd.Env = append(os.Environ(), env...)
 	cmd.Stderr = os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
@@ -98,8 +107,12 @@ func MonitorMain() {
 		os.Exit(2)
 	}
 	mode, err := monitor.ParseMode(os.Args[2])
+	var mb *monitorBroker
 	if err == nil {
-		err = runMonitor(os.NewFile(3, "monitor-socket"), mode, os.Args[3], os.Args[4])
+		mb, err = brokerFromEnv()
+	}
+	if err == nil {
+		err = runMonitor(os.NewFile(3, "monitor-socket"), mode, os.Args[3], os.Args[4], mb)
 	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "plugbox: monitor of %s: %v\n", os.Args[3], err)
@@ -109,10 +122,13 @@ func MonitorMain() {
 }
 
 // runMonitor takes the listener from the shim at the other end of sock and
-// serves it, logging to logPath.
-func runMonitor(sock *os.File, mode monitor.Mode, id, logPath string) error {
+// serves it, logging to logPath; with mb, its broker answers first.
+func runMonitor(sock *os.File, mode monitor.Mode, id, logPath string, mb *monitorBroker) error {
 	listener, err := monitor.AcquireListener(sock)
 	sock.Close()
+	if err != nil && mb != nil && mb.explicit != nil {
+		mb.explicit.Close()
+	}
 	if errors.Is(err, monitor.ErrNoListener) {
 		return nil // the container went away before its plugin started
 	}
@@ -125,5 +141,10 @@ func runMonitor(sock *os.File, mode monitor.Mode, id, logPath string) error {
 		return fmt.Errorf("open %s: %w", logPath, err)
 	}
 	defer log.Close()
-	return monitor.Serve(listener, mode, id, log)
+	shared := &monitor.SyncWriter{W: log}
+	b, err := startBroker(mb, id, shared)
+	if err != nil {
+		return err
+	}
+	return monitor.Serve(listener, mode, id, shared, b.Transparent())
 }

@@ -59,7 +59,7 @@ var seccompCommand = &cli.Command{
 		},
 		{
 			Name:      "explain",
-			Usage:     "say what a bundle's profile does with one system call, and why",
+			Usage:     "say what a bundle's profile does with one system call, and why (and whether plugbox's broker sees it first)",
 			ArgsUsage: "BUNDLE SYSCALL",
 			Action: func(ctx *cli.Context) error {
 				if ctx.NArg() != 2 {
@@ -69,7 +69,11 @@ var seccompCommand = &cli.Command{
 				if err != nil {
 					return err
 				}
-				text, err := seccompgen.Explain(profile, ctx.Args().Get(1))
+				calls, err := brokerCalls(ctx.Args().Get(0))
+				if err != nil {
+					return err
+				}
+				text, err := seccompgen.ExplainBroker(profile, ctx.Args().Get(1), calls)
 				if err != nil {
 					return err
 				}
@@ -93,4 +97,18 @@ func bundleProfile(dir string) (*specs.LinuxSeccomp, error) {
 		return nil, fmt.Errorf("%s/config.json has no linux.seccomp section: nothing filters its system calls", dir)
 	}
 	return spec.Linux.Seccomp, nil
+}
+
+// brokerCalls names the calls the bundle's broker rules (annotation
+// org.plugbox.broker) send to the broker before the profile decides.
+func brokerCalls(dir string) ([]string, error) {
+	spec, err := bundle.Load(dir)
+	if err != nil {
+		return nil, err
+	}
+	policy, err := bundle.ParseBroker(spec.Annotations)
+	if err != nil || policy == nil {
+		return nil, err
+	}
+	return seccompgen.BrokerCalls(len(policy.Open) > 0, len(policy.Connect) > 0), nil
 }

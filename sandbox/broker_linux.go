@@ -1,0 +1,131 @@
+package sandbox
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/opencontainers/runc/libcontainer"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/plugbox/plugbox/bundle"
+	"github.com/plugbox/plugbox/monitor"
+	"github.com/plugbox/plugbox/seccompgen"
+)
+
+// A container with broker rules (annotation org.plugbox.broker) gets them
+// two ways, both served by its monitor: its filter sends open, openat,
+// openat2 and connect to the seccomp listener, whatever their arguments
+// (seccompgen.WithBroker), where the broker answers them (package broker);
+// and its init gets one end of a socket pair, right after the descriptors
+// the host passed, for the explicit protocol (LISTEN_FDNAMES "broker").
+
+// brokerEnv carries a monitor process's BrokerConfig (JSON); the explicit
+// protocol's socket, when there is one, is its descriptor 4.
+const brokerEnv = "_PLUGBOX_BROKER"
+
+// brokerFD is the explicit socket's descriptor in a monitor process.
+const brokerFD = 4
+
+// planBroker decodes the broker rules of spec and returns the profile the
+// shim loads (the broker's calls routed to the listener) and the monitor's
+// configuration; profile is returned as it is when there are no rules.
+func planBroker(root string, spec *specs.Spec, profile *specs.LinuxSeccomp) (*specs.LinuxSeccomp, *monitor.BrokerConfig, string, error) {
+	policy, err := bundle.ParseBroker(spec.Annotations)
+	if err != nil || policy.IsZero() {
+		return profile, nil, "", err
+	}
+	if profile == nil {
+		return nil, nil, "", fmt.Errorf("config.json: annotation %s needs a linux.seccomp profile, through which the plugin's open and connect reach the broker (plugbox bundle init writes one)", bundle.AnnotationBroker)
+	}
+	routed, err := seccompgen.WithBroker(profile, seccompgen.BrokerCalls(len(policy.Open) > 0, len(policy.Connect) > 0))
+	if err != nil {
+		return nil, nil, "", fmt.Errorf("config.json: annotation %s: %w", bundle.AnnotationBroker, err)
+	}
+	fallback, err := compileCached(root, profile)
+	if err != nil {
+		return nil, nil, "", fmt.Errorf("config.json: linux.seccomp: %w", err)
+	}
+	raw, err := policy.Encode()
+	if err != nil {
+		return nil, nil, "", err
+	}
+	summary := fmt.Sprintf("open %d, connect %d", len(policy.Open), len(policy.Connect))
+	return routed, &monitor.BrokerConfig{Policy: raw, Fallback: fallback}, summary, nil
+}
+
+// brokerSocket makes the explicit protocol's socket pair and appends the
+// plugin's end to process.ExtraFiles (so that it follows the descriptors
+// the host passed); the other end is the monitor's.
+func brokerSocket(process *libcontainer.Process) (plugin, own *os.File, err error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("broker socket pair: %w", err)
+	}
+	plugin, own = os.NewFile(uintptr(fds[0]), "broker-plugin-end"), os.NewFile(uintptr(fds[1]), "broker-own-end")
+	process.ExtraFiles = append(process.ExtraFiles, plugin)
+	return plugin, own, nil
+}
+
+// monitorBroker is the broker part of a monitor's start: its
+// configuration and the explicit protocol's socket (nil for a process
+// exec'd into the container).
+type monitorBroker struct {
+	config   *monitor.BrokerConfig
+	explicit *os.File
+}
+
+// env returns the environment a monitor process gets for mb.
+func (mb *monitorBroker) env() ([]string, error) {
+	if mb == nil {
+		return nil, nil
+	}
+	raw, err := json.Marshal(mb.config)
+	if err != nil {
+		return nil, err
+	}
+	return []string{brokerEnv + "=" + string(raw)}, nil
+}
+
+// brokerFromEnv is the monitor process's side of env: the configuration
+// and the explicit socket, or nil.
+func brokerFromEnv() (*monitorBroker, error) {
+	raw, ok := os.LookupEnv(brokerEnv)
+	if !ok {
+		return nil, nil
+	}
+	os.Unsetenv(brokerEnv)
+	var cfg monitor.BrokerConfig
+	if err := json.Unmarshal([]byte(raw), &cfg); err != nil {
+		return nil, fmt.Errorf("%s: %w", brokerEnv, err)
+	}
+	mb := &monitorBroker{config: &cfg}
+	if _, err := unix.FcntlInt(brokerFD, unix.F_GETFD, 0); err == nil {
+		mb.explicit = os.NewFile(brokerFD, "broker-socket")
+	}
+	return mb, nil
+}
+
+// startBroker starts mb's broker for the monitor of container id: it
+// returns what Serve consults, and serves the explicit protocol, if any,
+// in a goroutine that ends when the plugin's end closes.
+func startBroker(mb *monitorBroker, id string, log *monitor.SyncWriter) (*monitor.Broker, error) {
+	if mb == nil {
+		return nil, nil
+	}
+	b, err := monitor.NewBroker(mb.config)
+	if err != nil {
+		return nil, err
+	}
+	if mb.explicit != nil {
+		go func(sock *os.File) {
+			defer sock.Close()
+			if err := b.ServeExplicit(sock, id, log); err != nil && !errors.Is(err, os.ErrClosed) {
+				fmt.Fprintf(os.Stderr, "plugbox: broker of %s: %v\n", id, err)
+			}
+		}(mb.explicit)
+	}
+	return b, nil
+}
