@@ -592,12 +592,13 @@ func (m *Manifest) seccompOptions() seccompgen.Options {
 		groups = DefaultSyscallGroups()
 	}
 	return seccompgen.Options{
-		Groups:      groups,
-		Extra:       m.ExtraSyscalls,
-		Network:     m.Network,
-		OnViolation: m.OnViolation,
-		SpecAllow:   m.SeccompSpecAllow,
-		BrokerTCP:   m.brokersTCP(),
+		Groups:       groups,
+		Extra:        m.ExtraSyscalls,
+		Network:      m.Network,
+		OnViolation:  m.OnViolation,
+		SpecAllow:    m.SeccompSpecAllow,
+		BrokerTCP:    m.brokersTCP(),
+		BrokerSocket: m.Broker != nil,
 	}
 }
 

@@ -53,6 +53,10 @@ type Options struct {
 	// Its network namespace is unchanged (empty for NetworkNone): brokered
 	// connections stay the only way out. It needs a socket group.
 	BrokerTCP bool
+	// BrokerSocket says the plugin holds plugbox's broker socket (the
+	// explicit protocol): recvmsg(2) is allowed, which receives the
+	// descriptors the broker sends (requests are write(2)s).
+	BrokerSocket bool
 }
 
 // archInfo ties a GOARCH to its seccomp architecture and table column.
@@ -211,6 +215,9 @@ func Generate(o Options) (*specs.LinuxSeccomp, error) {
 				families = append(families, f)
 			}
 		}
+	}
+	if o.BrokerSocket {
+		g.allow["recvmsg"] = true
 	}
 	for i, n := range o.Extra {
 		if err := checkExtra(n); err != nil {

@@ -21,6 +21,9 @@
  *   connect DEST        DEST as the manifest writes it: tcp:HOST:PORT, unix:PATH
  *
  * answered "ok" with one descriptor (SCM_RIGHTS) or "error ENAME message".
+ * Requests are written with write(2) and replies read with recvmsg(2), the
+ * two calls plugbox's profile allows a plugin with broker rules. Should the
+ * broker be gone, the write raises SIGPIPE unless the plugin ignores it.
  * Requests on one socket are answered in order: calls from several threads
  * at once need the caller's own lock.
  */
@@ -89,9 +92,10 @@ static int pb_request(const char *msg, size_t len, int cloexec)
 		errno = ENAMETOOLONG;
 		return -1;
 	}
+	/* write(2), not send(2): a plugin's profile allows it anyway. */
 	ssize_t n;
 	do
-		n = send(sock, msg, len, 0);
+		n = write(sock, msg, len);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -1;
