@@ -71,9 +71,9 @@ func TestSpecCarriesBrokerRules(t *testing.T) {
 	if !strings.Contains(raw, `"mode":"0600"`) {
 		t.Errorf("annotation %s = %s: the create mode is not spelled out", AnnotationBroker, raw)
 	}
-	p, err := ParseBroker(spec.Annotations)
-	if err != nil || len(p.Open) != 2 || len(p.Connect) != 1 {
-		t.Fatalf("ParseBroker = %+v, %v", p, err)
+	ann, err := ParseAnnotations(spec.Annotations)
+	if err != nil || ann.Broker == nil || len(ann.Broker.Open) != 2 || len(ann.Broker.Connect) != 1 {
+		t.Fatalf("ParseAnnotations = %+v, %v", ann, err)
 	}
 	if !slices.Contains(spec.Process.Env, "LISTEN_FDNAMES=jobs:broker") || !slices.Contains(spec.Process.Env, "LISTEN_FDS=2") {
 		t.Errorf("env %v lacks the broker descriptor", spec.Process.Env)
@@ -96,8 +96,8 @@ func TestSpecCarriesBrokerRules(t *testing.T) {
 
 	// A hand-edited annotation is checked again at create.
 	spec.Annotations[AnnotationBroker] = `{"open":[{"path":"/srv/../etc/shadow","access":"read"}]}`
-	if _, err := ParseBroker(spec.Annotations); err == nil || !strings.Contains(err.Error(), AnnotationBroker) {
-		t.Errorf("ParseBroker of a bad annotation = %v", err)
+	if _, err := ParseAnnotations(spec.Annotations); err == nil || !strings.Contains(err.Error(), AnnotationBroker) || !strings.Contains(err.Error(), `".."`) {
+		t.Errorf("ParseAnnotations of a bad broker annotation = %v", err)
 	}
 
 	// check lists every rule.

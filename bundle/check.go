@@ -330,7 +330,7 @@ func (c *checker) idMappings(l *specs.Linux) {
 	}{{"linux.uidMappings", l.UIDMappings}, {"linux.gidMappings", l.GIDMappings}} {
 		for _, im := range m.maps {
 			if im.HostID == 0 && im.Size > 0 {
-				c.add(High, m.field, fmt.Sprintf("container id %d maps to host id 0: files the host's root owns are the plugin's", im.ContainerID), "map a range of unused host ids (plugbox uses 100000+) or only the caller's id")
+				c.add(High, m.field, fmt.Sprintf("container id %d maps to host id 0: files the host's root owns are the plugin's", im.ContainerID), `map a range of unused host ids (or set annotation "org.plugbox.idmap": "auto" for one per sandbox) or only the caller's id`)
 			}
 		}
 	}
@@ -603,7 +603,7 @@ func bindRisk(src string, rw bool) (Severity, string, string) {
 
 func (c *checker) annotations() {
 	a := c.spec.Annotations
-	pol, err := ParseLandlock(a)
+	pol, err := landlockOf(a)
 	switch {
 	case err != nil:
 		c.add(Medium, "annotations["+AnnotationLandlock+"]", "the Landlock policy does not parse, so the start fails or runs without it: "+err.Error(), "regenerate it with 'plugbox spec'")
@@ -655,7 +655,7 @@ func (c *checker) binds(bundleDir string) {
 // namespace. A rule bundle init would refuse is Medium or High.
 func (c *checker) broker() {
 	field := "annotations[" + AnnotationBroker + "]"
-	p, err := ParseBroker(c.spec.Annotations)
+	p, err := brokerOf(c.spec.Annotations)
 	if err != nil {
 		c.add(High, field, "the broker rules do not parse, so create fails: "+err.Error(), "fix the rule, or regenerate the bundle with 'plugbox bundle init'")
 		return

@@ -10,6 +10,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/plugbox/plugbox/broker"
 	"github.com/plugbox/plugbox/bundle"
 	"github.com/plugbox/plugbox/monitor"
 	"github.com/plugbox/plugbox/seccompgen"
@@ -29,13 +30,12 @@ const brokerEnv = "_PLUGBOX_BROKER"
 // brokerFD is the explicit socket's descriptor in a monitor process.
 const brokerFD = 4
 
-// planBroker decodes the broker rules of spec and returns the profile the
+// planBroker takes the broker rules of a bundle and returns the profile the
 // shim loads (the broker's calls routed to the listener) and the monitor's
 // configuration; profile is returned as it is when there are no rules.
-func planBroker(root string, spec *specs.Spec, profile *specs.LinuxSeccomp) (*specs.LinuxSeccomp, *monitor.BrokerConfig, string, error) {
-	policy, err := bundle.ParseBroker(spec.Annotations)
-	if err != nil || policy.IsZero() {
-		return profile, nil, "", err
+func planBroker(root string, policy *broker.Policy, profile *specs.LinuxSeccomp) (*specs.LinuxSeccomp, *monitor.BrokerConfig, string, error) {
+	if policy.IsZero() {
+		return profile, nil, "", nil
 	}
 	if profile == nil {
 		return nil, nil, "", fmt.Errorf("config.json: annotation %s needs a linux.seccomp profile, through which the plugin's open and connect reach the broker (plugbox bundle init writes one)", bundle.AnnotationBroker)

@@ -87,10 +87,11 @@ func planLayers(opts CreateOptions, root string) (*layerPlan, error) {
 	if err := bundle.VerifyBinds(opts.Bundle, spec); err != nil {
 		return nil, err
 	}
-	policy, err := bundle.ParseLandlock(spec.Annotations)
+	ann, err := opts.plugboxAnnotations()
 	if err != nil {
 		return nil, err
 	}
+	policy := ann.Landlock
 	if opts.Monitor != "" {
 		if p.monitor, err = monitor.ParseMode(opts.Monitor); err != nil {
 			return nil, err
@@ -101,7 +102,7 @@ func planLayers(opts CreateOptions, root string) (*layerPlan, error) {
 		seccompProfile = routeToListener(seccompProfile, p.monitor)
 		p.enforced.Monitor = opts.Monitor
 	}
-	if seccompProfile, p.broker, p.enforced.Broker, err = planBroker(root, spec, seccompProfile); err != nil {
+	if seccompProfile, p.broker, p.enforced.Broker, err = planBroker(root, ann.Broker, seccompProfile); err != nil {
 		return nil, err
 	}
 	if p.broker != nil {
@@ -112,7 +113,7 @@ func planLayers(opts CreateOptions, root string) (*layerPlan, error) {
 			p.monitor = monitor.Violations
 		}
 	}
-	authored := spec.Annotations[bundle.AnnotationAuthored] != ""
+	authored := ann.Authored != ""
 	if policy == nil && p.monitor == "" && !authored {
 		// A bundle a client sends (podman, containerd, the OCI suite) gets
 		// runc's behaviour: libcontainer loads its seccomp profile, before

@@ -106,9 +106,12 @@ func brokerCalls(dir string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	policy, err := bundle.ParseBroker(spec.Annotations)
-	if err != nil || policy == nil {
-		return nil, err
+	ann, err := bundle.ParseAnnotations(spec.Annotations)
+	if err != nil {
+		return nil, fmt.Errorf("%s/config.json: %w", dir, err)
 	}
-	return seccompgen.BrokerCalls(len(policy.Open) > 0, len(policy.Connect) > 0), nil
+	if ann.Broker == nil {
+		return nil, nil
+	}
+	return seccompgen.BrokerCalls(len(ann.Broker.Open) > 0, len(ann.Broker.Connect) > 0), nil
 }
