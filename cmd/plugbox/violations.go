@@ -19,7 +19,7 @@ import (
 // its profile denied, with pid, syscall name and arguments, without auditd.
 var violationsCommand = &cli.Command{
 	Name:      "violations",
-	Usage:     "print the system calls the seccomp profile denied in a container",
+	Usage:     "print the system calls the seccomp profile denied in a container, and the broker's grants and refusals",
 	ArgsUsage: "ID",
 	Flags: []cli.Flag{
 		&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "keep printing new violations until the container stops"},

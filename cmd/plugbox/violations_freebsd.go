@@ -14,10 +14,11 @@ import (
 
 // On FreeBSD, violations reads the container's ktrace file: the calls
 // Capsicum refused (annotation org.plugbox.monitor "violations"), or would
-// have refused (a plugbox trace container). The verb's Linux action reads
+// have refused (a plugbox trace container); and the broker's log of what
+// it granted and refused. The verb's Linux action reads
 // the seccomp monitor's log, so it is replaced here.
 func init() {
-	violationsCommand.Usage = "print the calls Capsicum refused in a container"
+	violationsCommand.Usage = "print the calls Capsicum refused in a container, and the broker's grants and refusals"
 	violationsCommand.Action = capsicumViolations
 }
 
@@ -31,6 +32,7 @@ func capsicumViolations(ctx *cli.Context) error {
 		return err
 	}
 	printed, warned := 0, 0
+	var brokerOffset int64
 	for {
 		tr, err := sandbox.CapsicumViolations(ctx.String("root"), c.ID())
 		if err != nil {
@@ -50,6 +52,10 @@ func capsicumViolations(ctx *cli.Context) error {
 			}
 		}
 		printed = max(printed, len(vs))
+		// The broker's grants and refusals (annotation org.plugbox.broker).
+		if brokerOffset, err = printViolations(sandbox.ViolationLog(ctx.String("root"), c.ID()), brokerOffset, format); err != nil {
+			return err
+		}
 		if !ctx.Bool("follow") {
 			return nil
 		}
