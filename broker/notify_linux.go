@@ -129,20 +129,22 @@ func (t *Transparent) open(listener int, n Notification, c call) Verdict {
 		}
 		flags, resolve = binary.NativeEndian.Uint64(how), binary.NativeEndian.Uint64(how[16:])
 	}
-	// What was read is what is decided on: the plugin may change its
-	// memory from now on, the broker does not look again.
-	if !idValid(listener, n.ID) {
-		return Verdict{Answered: true}
-	}
 	req, why := openRequestOf(p, flags)
 	if why == "" && resolve != 0 {
 		why = "openat2 with RESOLVE_* flags is not brokered"
 	}
 	d := t.host.policy.DecideOpen(req)
-	rec := &Record{Op: "open", Target: p, Access: req.Access(), Via: "seccomp"}
 	if !d.Concerns {
+		// Not the broker's: the answer depends on the registers alone.
 		return t.fallbackVerdict(listener, n, nil)
 	}
+	// What was read is what is decided on: the plugin may change its
+	// memory from now on, the broker does not look again. The call must
+	// still be the one read for (not a new one of a reused thread id).
+	if !idValid(listener, n.ID) {
+		return Verdict{Answered: true}
+	}
+	rec := &Record{Op: "open", Target: p, Access: req.Access(), Via: "seccomp"}
 	if why != "" || !d.Granted() {
 		rec.Reason = why
 		if why == "" {

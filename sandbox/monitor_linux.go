@@ -136,6 +136,7 @@ func runMonitor(sock *os.File, mode monitor.Mode, id, logPath string, mb *monito
 		return err // the shim sees the socket close and fails the start
 	}
 	defer unix.Close(listener)
+	monitor.SyncWakeUp(listener)
 	log, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return fmt.Errorf("open %s: %w", logPath, err)

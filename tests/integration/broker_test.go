@@ -95,7 +95,7 @@ func (h *brokerHost) rules() brokerSection {
 }
 
 // initBrokerBundle authors a network "none" bundle with broker rules.
-func initBrokerBundle(t *testing.T, plugbox, work, name, exe string, m brokerManifest) *sandbox {
+func initBrokerBundle(t testing.TB, plugbox, work, name, exe string, m brokerManifest) *sandbox {
 	t.Helper()
 	dir := filepath.Join(work, name)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -119,7 +119,7 @@ func initBrokerBundle(t *testing.T, plugbox, work, name, exe string, m brokerMan
 
 // buildBrokerPlugin compiles the C plugin of the broker tests statically,
 // against the one-file client header.
-func buildBrokerPlugin(t *testing.T, dir string) string {
+func buildBrokerPlugin(t testing.TB, dir string) string {
 	t.Helper()
 	out := filepath.Join(dir, "brokerplugin")
 	header, err := filepath.Abs(filepath.Join("..", "..", "broker", "client"))

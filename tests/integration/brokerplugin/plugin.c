@@ -13,6 +13,13 @@
  *                         then a write through it
  *   xcreate:NAME:PATH     pb_open(PATH, O_WRONLY|O_CREAT|O_EXCL) and write
  *   xconnect:NAME:DEST    pb_connect(DEST), then reads a line
+ *
+ * Benchmark steps print "PROBE NAME ok ns=NS" (the mean of N operations):
+ *
+ *   bench-open:NAME:PATH:N          open + close
+ *   bench-xopen:NAME:PATH:N         pb_open + close
+ *   bench-connect:NAME:IP:PORT:N    socket + connect + close
+ *   bench-xconnect:NAME:N:DEST      pb_connect + close
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -25,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "broker.h"
@@ -142,6 +150,63 @@ static void race(const char *name, const char *good, const char *bad, int n)
 	printf("PROBE %s ok good=%d bad=%d failed=%d other=%d\n", name, got_good, got_bad, failed, other);
 }
 
+static long long now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* bench runs op n times and prints the mean in nanoseconds; op returns a
+ * descriptor to close, or -1. */
+static void bench(const char *name, int n, int (*op)(const char *, const char *), const char *a, const char *b)
+{
+	long long start = now_ns();
+	for (int i = 0; i < n; i++) {
+		int fd = op(a, b);
+		if (fd < 0) {
+			printf("PROBE %s denied %s at %d\n", name, errname(errno), i);
+			return;
+		}
+		close(fd);
+	}
+	printf("PROBE %s ok ns=%lld\n", name, (now_ns() - start) / (n > 0 ? n : 1));
+}
+
+static int op_open(const char *path, const char *unused)
+{
+	(void)unused;
+	return open(path, O_RDONLY | O_CLOEXEC);
+}
+
+static int op_xopen(const char *path, const char *unused)
+{
+	(void)unused;
+	return pb_open(path, O_RDONLY | O_CLOEXEC);
+}
+
+static int op_connect(const char *ip, const char *port)
+{
+	int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return -1;
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((unsigned short)atoi(port))};
+	inet_pton(AF_INET, ip, &sin.sin_addr);
+	if (connect(s, (struct sockaddr *)&sin, sizeof sin) != 0) {
+		int e = errno;
+		close(s);
+		errno = e;
+		return -1;
+	}
+	return s;
+}
+
+static int op_xconnect(const char *dest, const char *unused)
+{
+	(void)unused;
+	return pb_connect(dest);
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -201,6 +266,16 @@ int main(int argc, char **argv)
 			else
 				contents(name, fd);
 			close(fd);
+		} else if (strcmp(kind, "bench-open") == 0 && b != NULL) {
+			bench(name, atoi(b), op_open, a, NULL);
+		} else if (strcmp(kind, "bench-xopen") == 0 && b != NULL) {
+			bench(name, atoi(b), op_xopen, a, NULL);
+		} else if (strcmp(kind, "bench-connect") == 0 && c != NULL) {
+			bench(name, atoi(c), op_connect, a, b);
+		} else if (strcmp(kind, "bench-xconnect") == 0 && b != NULL) {
+			/* NAME:N:DEST, DEST holding ':' */
+			const char *dest = argv[i] + strlen(kind) + 1 + strlen(name) + 1 + strlen(a) + 1;
+			bench(name, atoi(a), op_xconnect, dest, NULL);
 		} else if (strcmp(kind, "xconnect") == 0) {
 			/* DEST holds ':', so it is everything after NAME. */
 			const char *dest = argv[i] + strlen(kind) + 1 + strlen(name) + 1;
