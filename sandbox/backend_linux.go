@@ -357,6 +357,7 @@ func (lc *linuxContainer) State() (*specs.State, error) {
 			"landlock":        layers.Landlock,
 			"monitor":         layers.Monitor,
 			"limits":          layers.Limits,
+			"broker":          layers.Broker,
 		} {
 			if value != "" {
 				st.Annotations[bundle.EnforcedPrefix+key] = value

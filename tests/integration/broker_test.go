@@ -278,6 +278,11 @@ func TestBrokerTransparent(t *testing.T) {
 			t.Errorf("record of %s: %s (%s), want %s (%s)", c.target, rec.Action, rec.Broker.Reason, c.action, c.reason)
 		}
 	}
+	// state says the broker is in force.
+	st, err := exec.Command(b.plugbox, "--root", b.root, "state", "broker-transparent").Output()
+	if err != nil || !strings.Contains(string(st), `"org.plugbox.enforced.broker": "open 2, connect 1"`) {
+		t.Errorf("plugbox state does not name the broker: %v\n%s", err, st)
+	}
 	// The text log shows them too, grants marked.
 	out, err := exec.Command(b.plugbox, "--root", b.root, "violations", "broker-transparent").Output()
 	if err != nil || !strings.Contains(string(out), "broker open "+h.path("in/a.png")+" (read) granted by broker.open[0] via seccomp") {
