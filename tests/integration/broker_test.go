@@ -214,6 +214,19 @@ func TestBrokerTransparent(t *testing.T) {
 		Broker: h.rules(),
 	}
 	b := initBrokerBundle(t, plugbox, work, "transparent", exe, m)
+	// seccomp explain says which calls go to the broker; check lists its rules.
+	for call, want := range map[string]string{"openat": "goes to plugbox's broker", "connect": "goes to plugbox's broker", "getpid": "allowed"} {
+		out, err := exec.Command(plugbox, "seccomp", "explain", b.dir, call).CombinedOutput()
+		if err != nil || !strings.Contains(string(out), want) || call == "getpid" && strings.Contains(string(out), "broker") {
+			t.Errorf("seccomp explain %s: %v\n%s", call, err, out)
+		}
+	}
+	out, _ := exec.Command(plugbox, "check", b.dir).CombinedOutput()
+	for _, want := range []string{"broker.open[0]", h.path("in") + "/*.png", "broker.open[1]", "broker.connect[0]", h.allowed} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("check does not show %s:\n%s", want, out)
+		}
+	}
 	r := b.keptRun(t, "broker-transparent")
 	if r.err != nil {
 		t.Fatalf("run: %v\n%s\n%s", r.err, r.stdout, r.stderr)
@@ -284,7 +297,7 @@ func TestBrokerTransparent(t *testing.T) {
 		t.Errorf("plugbox state does not name the broker: %v\n%s", err, st)
 	}
 	// The text log shows them too, grants marked.
-	out, err := exec.Command(b.plugbox, "--root", b.root, "violations", "broker-transparent").Output()
+	out, err = exec.Command(b.plugbox, "--root", b.root, "violations", "broker-transparent").Output()
 	if err != nil || !strings.Contains(string(out), "broker open "+h.path("in/a.png")+" (read) granted by broker.open[0] via seccomp") {
 		t.Errorf("plugbox violations does not show the grant: %v\n%.2000s", err, out)
 	}
