@@ -389,22 +389,27 @@ func killProcess(pid uint32) {
 var pageSize = os.Getpagesize()
 
 // readString reads a NUL-terminated string of at most maxPath bytes from
-// the memory of thread pid.
+// the memory of thread pid: 256 bytes first (most paths are shorter), then
+// up to a page at a time, never across a page boundary in one read.
 func readString(pid int, addr uint64) (string, error) {
 	var out []byte
-	chunk := make([]byte, pageSize)
+	var chunk [256]byte
+	buf := chunk[:]
 	for len(out) <= maxPath {
 		n := pageSize - int(addr%uint64(pageSize))
-		n = min(n, maxPath+1-len(out))
-		got, err := vmRead(pid, chunk[:n], addr)
+		n = min(n, len(buf), maxPath+1-len(out))
+		got, err := vmRead(pid, buf[:n], addr)
 		if err != nil {
 			return "", err
 		}
-		if i := bytes.IndexByte(chunk[:got], 0); i >= 0 {
-			return string(append(out, chunk[:i]...)), nil
+		if i := bytes.IndexByte(buf[:got], 0); i >= 0 {
+			return string(append(out, buf[:i]...)), nil
 		}
-		out = append(out, chunk[:got]...)
+		out = append(out, buf[:got]...)
 		addr += uint64(got)
+		if len(buf) < pageSize {
+			buf = make([]byte, pageSize)
+		}
 	}
 	return "", unix.ENAMETOOLONG
 }

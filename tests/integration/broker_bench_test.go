@@ -75,6 +75,7 @@ func BenchmarkBroker(b *testing.B) {
 		network string
 		broker  bool
 	}
+	runs := 0 // each run authors a bundle of its own (-count > 1)
 	for _, c := range []bench{
 		{"open/direct", func(n int) string { return fmt.Sprintf("bench-open:x:/etc/passwd:%d", n) }, "none", false},
 		{"open/passthrough", func(n int) string { return fmt.Sprintf("bench-open:x:/etc/passwd:%d", n) }, "none", true},
@@ -90,7 +91,8 @@ func BenchmarkBroker(b *testing.B) {
 			if c.broker {
 				m.Broker = rules
 			}
-			name := strings.ReplaceAll(c.name, "/", "-") + "-" + strconv.Itoa(b.N)
+			runs++
+			name := strings.ReplaceAll(c.name, "/", "-") + "-" + strconv.Itoa(b.N) + "-" + strconv.Itoa(runs)
 			sb := initBrokerBundle(b, plugbox, work, name, exe, m)
 			out, err := exec.Command(plugbox, "--root", sb.root, "run", "--bundle", sb.dir, name).CombinedOutput()
 			if err != nil {
