@@ -170,8 +170,11 @@ func compileOpen(field string, o OpenSpec) (FileRule, error) {
 	if p == "/" || body == "" {
 		return r, fmt.Errorf("%s.path \"/\" would grant every host file: name a dedicated directory such as \"/srv/plugin-in/\"", field)
 	}
-	if path.Clean(body) != body {
-		return r, fmt.Errorf("%s.path %q is not clean (no \"//\" or \".\" components): write %q", field, p, path.Clean(body)+map[bool]string{true: "/"}[prefix])
+	if clean := path.Clean(body); clean != body {
+		if prefix {
+			clean += "/"
+		}
+		return r, fmt.Errorf("%s.path %q is not clean (no \"//\" or \".\" components): write %q", field, p, clean)
 	}
 	dir, name := path.Split(body)
 	dir = path.Clean(dir)
