@@ -5,7 +5,7 @@ BUILDTAGS := seccomp netgo osusergo urfave_cli_no_docs
 # Static so that the exec shim (/proc/self/exe inside the sandbox) needs no
 # shared libraries from the plugin's rootfs.
 LDFLAGS   := -s -w -extldflags -static -X main.version=$(shell git describe --always --dirty 2>/dev/null || echo dev)
-APT_PKGS  := libseccomp-dev bats busybox-static jq runc crun uidmap gcc make
+APT_PKGS  := libseccomp-dev bats busybox-static jq runc crun uidmap gcc make time
 # The exec shim: a freestanding static C program (no libc, raw system calls)
 # that the Go build embeds; see internal/shim/doc.go.
 CC        ?= cc

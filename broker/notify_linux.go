@@ -28,11 +28,22 @@ type Notification struct {
 // Verdict is what the broker did with a notification.
 type Verdict struct {
 	// Answered: the broker has answered the call (with a descriptor, with
-	// "continue", or with the profile's errno); the monitor only logs
-	// Record. Otherwise the monitor answers as it would without a broker.
+	// "continue", or with the profile's errno) and logged its decision.
+	// Otherwise the monitor answers as it would without a broker.
 	Answered bool
-	// Record, when not nil, goes into the violation log.
+	// Record, for a call not Answered, is the broker's refusal, for the
+	// monitor's own record of the call; nil when the call was none of the
+	// broker's business.
 	Record *Record
+}
+
+// Log is where Handle records its decisions: Record right before the
+// answer, so that once the plugin's call returns its record exists;
+// Retract when the answer did not reach the plugin (its call was
+// interrupted, and will be made again, or its thread died).
+type Log interface {
+	Record(r *Record)
+	Retract()
 }
 
 // call is a system call the broker handles.
@@ -94,18 +105,40 @@ func NewTransparent(host *Host, fallback []byte) (*Transparent, error) {
 
 // Handle answers n if it is a call the broker handles; listener is the
 // seccomp listener n came from.
-func (t *Transparent) Handle(listener int, n Notification) Verdict {
+func (t *Transparent) Handle(listener int, n Notification, log Log) Verdict {
 	c, ok := t.nrs[n.Nr]
 	if !ok || n.Arch != t.arch {
 		return Verdict{}
 	}
+	a := answerer{listener: listener, n: n, log: log, t: t}
 	if c == callConnect {
-		return t.connect(listener, n)
+		return t.connect(a)
 	}
-	return t.open(listener, n, c)
+	return t.open(a, c)
 }
 
-func (t *Transparent) open(listener int, n Notification, c call) Verdict {
+// answerer answers one notification, logging first.
+type answerer struct {
+	listener int
+	n        Notification
+	log      Log
+	t        *Transparent
+}
+
+// send records rec (when not nil) and runs answer, taking the record back
+// if the answer did not reach the plugin.
+func (a answerer) send(rec *Record, answer func() error) Verdict {
+	if rec != nil {
+		a.log.Record(rec)
+	}
+	if err := answer(); err != nil && rec != nil {
+		a.log.Retract()
+	}
+	return Verdict{Answered: true}
+}
+
+func (t *Transparent) open(a answerer, c call) Verdict {
+	n := a.n
 	var pathPtr, flags uint64
 	switch c {
 	case callOpen:
@@ -119,13 +152,13 @@ func (t *Transparent) open(listener int, n Notification, c call) Verdict {
 	if err != nil || !strings.HasPrefix(p, "/") {
 		// Unreadable (the kernel answers EFAULT itself) or relative to
 		// a directory inside the sandbox: not the broker's.
-		return t.fallbackVerdict(listener, n, nil)
+		return a.fallback(nil)
 	}
 	var resolve uint64
 	if c == callOpenat2 {
 		how, err := readMemory(int(n.Pid), n.Args[2], 24)
 		if err != nil || n.Args[3] != 24 {
-			return t.fallbackVerdict(listener, n, nil)
+			return a.fallback(nil)
 		}
 		flags, resolve = binary.NativeEndian.Uint64(how), binary.NativeEndian.Uint64(how[16:])
 	}
@@ -136,12 +169,12 @@ func (t *Transparent) open(listener int, n Notification, c call) Verdict {
 	d := t.host.policy.DecideOpen(req)
 	if !d.Concerns {
 		// Not the broker's: the answer depends on the registers alone.
-		return t.fallbackVerdict(listener, n, nil)
+		return a.fallback(nil)
 	}
 	// What was read is what is decided on: the plugin may change its
 	// memory from now on, the broker does not look again. The call must
 	// still be the one read for (not a new one of a reused thread id).
-	if !idValid(listener, n.ID) {
+	if !idValid(a.listener, n.ID) {
 		return Verdict{Answered: true}
 	}
 	rec := &Record{Op: "open", Target: p, Access: req.Access(), Via: "seccomp"}
@@ -150,7 +183,7 @@ func (t *Transparent) open(listener int, n Notification, c call) Verdict {
 		if why == "" {
 			rec.Reason = d.Reason
 		}
-		return t.fallbackVerdict(listener, n, rec)
+		return a.fallback(rec)
 	}
 	fd, rule, err := t.host.Open(req, d)
 	if rule != nil {
@@ -158,21 +191,22 @@ func (t *Transparent) open(listener int, n Notification, c call) Verdict {
 	}
 	if err != nil {
 		rec.Reason = err.Error()
-		return t.fallbackVerdict(listener, n, rec)
+		return a.fallback(rec)
 	}
 	defer unix.Close(fd)
 	var newFlags uint32
 	if req.CloseOnExec {
 		newFlags = unix.O_CLOEXEC
 	}
-	got, err := addFD(listener, n.ID, fd, unix.SECCOMP_ADDFD_FLAG_SEND, 0, newFlags)
-	if err != nil {
-		// ENOENT: the call was interrupted (it is made again) or its
-		// thread died; nothing was granted.
-		return Verdict{Answered: true}
-	}
-	rec.Granted, rec.FD = true, got
-	return Verdict{Answered: true, Record: rec}
+	rec.Granted = true
+	// Installing the descriptor with SECCOMP_ADDFD_FLAG_SEND answers the
+	// call with its number, atomically. It fails (ENOENT) when the call
+	// was interrupted (it is made again) or its thread died: nothing was
+	// granted then.
+	return a.send(rec, func() error {
+		_, err := addFD(a.listener, n.ID, fd, unix.SECCOMP_ADDFD_FLAG_SEND, 0, newFlags)
+		return err
+	})
 }
 
 // openRequestOf reads Linux open flags; why says which flag the broker
@@ -210,30 +244,31 @@ func openRequestOf(path string, flags uint64) (OpenRequest, string) {
 	return r, ""
 }
 
-func (t *Transparent) connect(listener int, n Notification) Verdict {
+func (t *Transparent) connect(a answerer) Verdict {
+	n := a.n
 	sockfd, addrPtr, addrLen := int(n.Args[0]), n.Args[1], n.Args[2]
 	if addrLen < 2 || addrLen > unix.SizeofSockaddrAny {
-		return t.fallbackVerdict(listener, n, nil)
+		return a.fallback(nil)
 	}
 	raw, err := readMemory(int(n.Pid), addrPtr, int(addrLen))
 	if err != nil {
-		return t.fallbackVerdict(listener, n, nil)
+		return a.fallback(nil)
 	}
-	if !idValid(listener, n.ID) {
+	if !idValid(a.listener, n.ID) {
 		return Verdict{Answered: true}
 	}
-	a, family, ok := parseSockaddr(raw)
+	addr, family, ok := parseSockaddr(raw)
 	if !ok {
-		return t.fallbackVerdict(listener, n, nil)
+		return a.fallback(nil)
 	}
-	rec := &Record{Op: "connect", Target: a.String(), Via: "seccomp"}
-	dest := t.host.policy.MatchConnect(a, t.host.Resolve)
+	rec := &Record{Op: "connect", Target: addr.String(), Via: "seccomp"}
+	dest := t.host.policy.MatchConnect(addr, t.host.Resolve)
 	if dest == nil {
-		if !t.host.policy.ConcernsConnect(a) {
-			return t.fallbackVerdict(listener, n, nil)
+		if !t.host.policy.ConcernsConnect(addr) {
+			return a.fallback(nil)
 		}
 		rec.Reason = "no rule names this destination"
-		return t.fallbackVerdict(listener, n, rec)
+		return a.fallback(rec)
 	}
 	rec.Rule = dest.Field
 	sock, cloexec, err := pluginSocket(n.Pid, sockfd)
@@ -245,12 +280,12 @@ func (t *Transparent) connect(listener int, n Notification) Verdict {
 	}
 	if err != nil {
 		rec.Reason = err.Error()
-		return t.fallbackVerdict(listener, n, rec)
+		return a.fallback(rec)
 	}
-	fd, err := t.host.Connect(a, sock)
+	fd, err := t.host.Connect(addr, sock)
 	if err != nil {
 		rec.Reason = err.Error()
-		return t.fallbackVerdict(listener, n, rec)
+		return a.fallback(rec)
 	}
 	defer unix.Close(fd)
 	var newFlags uint32
@@ -259,14 +294,11 @@ func (t *Transparent) connect(listener int, n Notification) Verdict {
 	}
 	// The connected socket replaces the plugin's, under its number; then
 	// connect returns 0.
-	if _, err := addFD(listener, n.ID, fd, unix.SECCOMP_ADDFD_FLAG_SETFD, sockfd, newFlags); err != nil {
-		return Verdict{Answered: true}
-	}
-	if err := respond(listener, n.ID, 0, 0, 0); err != nil {
+	if _, err := addFD(a.listener, n.ID, fd, unix.SECCOMP_ADDFD_FLAG_SETFD, sockfd, newFlags); err != nil {
 		return Verdict{Answered: true}
 	}
 	rec.Granted, rec.FD = true, sockfd
-	return Verdict{Answered: true, Record: rec}
+	return a.send(rec, func() error { return respond(a.listener, n.ID, 0, 0, 0) })
 }
 
 // parseSockaddr decodes an AF_INET, AF_INET6 or AF_UNIX (pathname)
@@ -349,29 +381,31 @@ func fdCloexec(pid uint32, fd int) bool {
 	return false
 }
 
-// fallbackVerdict answers n as the profile without the broker would: a
+// fallback answers the call as the profile without the broker would: a
 // call it allows continues in the sandbox, one it fails gets its errno;
-// one it sends to the listener is left to the monitor.
-func (t *Transparent) fallbackVerdict(listener int, n Notification, rec *Record) Verdict {
-	ret, err := seccompgen.Evaluate(t.fallback, seccompgen.SeccompData{Nr: n.Nr, Arch: n.Arch, IP: n.IP, Args: n.Args})
+// one it sends to the listener is left to the monitor, with rec.
+func (a answerer) fallback(rec *Record) Verdict {
+	n := a.n
+	ret, err := seccompgen.Evaluate(a.t.fallback, seccompgen.SeccompData{Nr: n.Nr, Arch: n.Arch, IP: n.IP, Args: n.Args})
 	if err != nil {
 		ret = unix.SECCOMP_RET_ERRNO | uint32(unix.EPERM)
 	}
 	data := int32(ret & unix.SECCOMP_RET_DATA)
 	switch ret & unix.SECCOMP_RET_ACTION_FULL {
 	case unix.SECCOMP_RET_ALLOW, unix.SECCOMP_RET_LOG:
-		_ = respond(listener, n.ID, 0, 0, unix.SECCOMP_USER_NOTIF_FLAG_CONTINUE)
+		return a.send(rec, func() error { return respond(a.listener, n.ID, 0, 0, unix.SECCOMP_USER_NOTIF_FLAG_CONTINUE) })
 	case unix.SECCOMP_RET_ERRNO:
-		_ = respond(listener, n.ID, 0, -data, 0)
+		return a.send(rec, func() error { return respond(a.listener, n.ID, 0, -data, 0) })
 	case unix.SECCOMP_RET_USER_NOTIF:
 		return Verdict{Record: rec}
 	case unix.SECCOMP_RET_KILL_PROCESS, unix.SECCOMP_RET_KILL_THREAD:
-		killProcess(n.Pid)
-		_ = respond(listener, n.ID, 0, -int32(unix.EPERM), 0)
-	default: // TRAP, TRACE: no tracer or handler outside the kernel
-		_ = respond(listener, n.ID, 0, -int32(unix.ENOSYS), 0)
+		return a.send(rec, func() error {
+			killProcess(n.Pid)
+			return respond(a.listener, n.ID, 0, -int32(unix.EPERM), 0)
+		})
 	}
-	return Verdict{Answered: true, Record: rec}
+	// TRAP, TRACE: no tracer or handler outside the kernel.
+	return a.send(rec, func() error { return respond(a.listener, n.ID, 0, -int32(unix.ENOSYS), 0) })
 }
 
 func killProcess(pid uint32) {

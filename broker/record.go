@@ -16,6 +16,7 @@ type Record struct {
 	Rule    string `json:"rule,omitempty"`
 	// Reason says why a request was refused.
 	Reason string `json:"reason,omitempty"`
-	// FD is the descriptor number the plugin got (transparent opens).
+	// FD is the descriptor number the plugin's connected socket has (a
+	// transparent connect); the number an open returns is the plugin's.
 	FD int `json:"fd,omitempty"`
 }

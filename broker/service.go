@@ -20,45 +20,59 @@ type Service struct {
 // Serve answers requests on conn (a SOCK_SEQPACKET socket) until the
 // plugin's end is closed.
 func (s *Service) Serve(conn int) error {
-	buf := make([]byte, MaxMessage+1)
-	oob := make([]byte, unix.CmsgSpace(4*8))
 	for {
-		n, oobn, flags, _, err := unix.Recvmsg(conn, buf, oob, unix.MSG_CMSG_CLOEXEC)
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
-		if err != nil {
-			if errors.Is(err, unix.ECONNRESET) {
-				return nil
-			}
-			return fmt.Errorf("broker socket: %w", err)
-		}
-		dropRights(oob[:oobn])
-		if n == 0 && oobn == 0 {
-			return nil // the plugin's end is closed
-		}
-		var reply []byte
-		fd := -1
-		if flags&(unix.MSG_TRUNC|unix.MSG_CTRUNC) != 0 || n > MaxMessage {
-			reply = FormatError(ErrInvalid, fmt.Sprintf("a request is at most %d bytes", MaxMessage))
-		} else {
-			fd, reply = s.answer(buf[:n])
-		}
-		var rights []byte
-		if fd >= 0 {
-			rights = unix.UnixRights(fd)
-		}
-		err = unix.Sendmsg(conn, reply, rights, nil, unix.MSG_NOSIGNAL)
-		if fd >= 0 {
-			unix.Close(fd)
-		}
-		if errors.Is(err, unix.EPIPE) || errors.Is(err, unix.ECONNRESET) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("broker socket: reply: %w", err)
+		closed, err := s.ServeOne(conn)
+		if closed || err != nil {
+			return err
 		}
 	}
+}
+
+// ServeOne reads one request from conn and answers it; closed reports
+// that the plugin's end is closed (there will be no more). It blocks until
+// a request arrives: a caller that multiplexes polls conn first.
+func (s *Service) ServeOne(conn int) (closed bool, err error) {
+	buf := make([]byte, MaxMessage+1)
+	oob := make([]byte, unix.CmsgSpace(4*8))
+	var n, oobn, flags int
+	for {
+		n, oobn, flags, _, err = unix.Recvmsg(conn, buf, oob, unix.MSG_CMSG_CLOEXEC)
+		if !errors.Is(err, unix.EINTR) {
+			break
+		}
+	}
+	if err != nil {
+		if errors.Is(err, unix.ECONNRESET) {
+			return true, nil
+		}
+		return true, fmt.Errorf("broker socket: %w", err)
+	}
+	dropRights(oob[:oobn])
+	if n == 0 && oobn == 0 {
+		return true, nil // the plugin's end is closed
+	}
+	var reply []byte
+	fd := -1
+	if flags&(unix.MSG_TRUNC|unix.MSG_CTRUNC) != 0 || n > MaxMessage {
+		reply = FormatError(ErrInvalid, fmt.Sprintf("a request is at most %d bytes", MaxMessage))
+	} else {
+		fd, reply = s.answer(buf[:n])
+	}
+	var rights []byte
+	if fd >= 0 {
+		rights = unix.UnixRights(fd)
+	}
+	err = unix.Sendmsg(conn, reply, rights, nil, unix.MSG_NOSIGNAL)
+	if fd >= 0 {
+		unix.Close(fd)
+	}
+	if errors.Is(err, unix.EPIPE) || errors.Is(err, unix.ECONNRESET) {
+		return true, nil
+	}
+	if err != nil {
+		return true, fmt.Errorf("broker socket: reply: %w", err)
+	}
+	return false, nil
 }
 
 // dropRights closes descriptors a plugin sent along with a request.

@@ -1,13 +1,10 @@
 package monitor
 
 import (
-	"encoding/json"
 	"fmt"
-	"io"
 	"os"
-	"sync"
+	"time"
 
-	libseccomp "github.com/seccomp/libseccomp-golang"
 	"golang.org/x/sys/unix"
 
 	"github.com/plugbox/plugbox/broker"
@@ -24,15 +21,20 @@ type BrokerConfig struct {
 	Fallback []byte `json:"fallback"`
 }
 
-// Broker is a container's broker as its monitor runs it: the transparent
-// part, which Serve consults, and the explicit protocol's socket.
+// Broker is a container's broker as its monitor's listener process runs
+// it: the transparent part, which Serve consults on every notification, and
+// the explicit protocol's socket, which Serve polls beside the listener. Both
+// are served by Serve's one thread, so their records go through the same
+// Recorder, bounded as the rest of the log.
 type Broker struct {
 	host        *broker.Host
 	transparent *broker.Transparent
+	explicit    int // the explicit protocol's socket, -1 for none
 }
 
-// NewBroker decodes cfg.
-func NewBroker(cfg *BrokerConfig) (*Broker, error) {
+// NewBroker decodes cfg; explicit is the explicit protocol's socket (nil
+// for a process exec'd into the container, which has none).
+func NewBroker(cfg *BrokerConfig, explicit *os.File) (*Broker, error) {
 	policy, err := broker.Decode(cfg.Policy)
 	if err != nil {
 		return nil, fmt.Errorf("broker rules: %w", err)
@@ -42,54 +44,51 @@ func NewBroker(cfg *BrokerConfig) (*Broker, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Broker{host: host, transparent: t}, nil
-}
-
-// Transparent returns what Serve consults; nil for a nil b.
-func (b *Broker) Transparent() *broker.Transparent {
-	if b == nil {
-		return nil
+	b := &Broker{host: host, transparent: t, explicit: -1}
+	if explicit != nil {
+		if b.explicit, err = unix.Dup(int(explicit.Fd())); err != nil {
+			return nil, fmt.Errorf("broker socket: %w", err)
+		}
+		unix.CloseOnExec(b.explicit)
 	}
-	return b.transparent
+	return b, nil
 }
 
-// ServeExplicit answers the explicit protocol on sock until the plugin's
-// end closes, logging each request to log as a line of its own.
-func (b *Broker) ServeExplicit(sock *os.File, container string, log io.Writer) error {
-	enc := json.NewEncoder(log)
+// brokerLog is where the transparent broker records a call: the call's
+// event, with the broker's decision, through the Recorder.
+type brokerLog struct {
+	rec   *Recorder
+	event Event
+	now   time.Time
+}
+
+func (l brokerLog) Record(r *broker.Record) {
+	e := l.event
+	e.Broker, e.Action = r, ActionRefused
+	if r.Granted {
+		e.Action = ActionGranted
+	}
+	l.rec.Call(e, l.now)
+}
+
+func (l brokerLog) Retract() { l.rec.Retract() }
+
+// serveExplicit answers one request on the explicit socket, recording it;
+// it reports whether the socket is done with.
+func (b *Broker) serveExplicit(rec *Recorder) bool {
 	s := &broker.Service{Host: b.host, Record: func(r broker.Record) {
-		_ = enc.Encode(BrokerEvent(container, r))
+		rec.Call(BrokerEvent(rec.container, r), time.Now())
 	}}
-	return s.Serve(int(sock.Fd()))
-}
-
-// SyncWriter serialises writes to a log shared by Serve and the explicit
-// protocol: each record is one Write, so lines never interleave.
-type SyncWriter struct {
-	mu sync.Mutex
-	W  io.Writer
-}
-
-// Write writes p to W under the lock.
-func (s *SyncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.W.Write(p)
-}
-
-// auditArch maps libseccomp's architectures back to AUDIT_ARCH_* values.
-func auditArch(a libseccomp.ScmpArch) (uint32, bool) {
-	switch a {
-	case libseccomp.ArchAMD64:
-		return 0xc000003e, true
-	case libseccomp.ArchARM64:
-		return 0xc00000b7, true
-	case libseccomp.ArchX86:
-		return 0x40000003, true
-	case libseccomp.ArchARM:
-		return 0x40000028, true
+	closed, err := s.ServeOne(b.explicit)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "plugbox: broker of %s: %v\n", rec.container, err)
 	}
-	return 0, false
+	if closed || err != nil {
+		unix.Close(b.explicit)
+		b.explicit = -1
+		return true
+	}
+	return false
 }
 
 // SyncWakeUp asks the kernel to wake the monitor on the notifying thread's

@@ -1,16 +1,21 @@
-// Package monitor is plugbox's seccomp user-notification listener. The
-// system calls a plugin's profile routes to it are recorded, one JSON line
-// each, and answered: EPERM in enforcing mode (the violation log), "continue"
-// in learning mode (where the filter already allows every call). The
-// listener never decides on the strength of memory it reads from the
-// sandbox, so there is no time-of-check/time-of-use window to exploit.
+// Package monitor is plugbox's seccomp user-notification listener and the
+// per-container process that hosts it. The system calls a plugin's profile
+// routes to the listener are answered (EPERM in enforcing mode, "continue" in
+// learning mode) and recorded in the violation log, one JSON line per call or
+// per run of identical calls. What a plugin can make the monitor write is
+// bounded (aggregation, a rate limit, a size cap), and nothing is dropped
+// without a line, or a status entry, that says how much. The same process
+// enforces the container's wall-clock limit and, for a foreground run, kills
+// the plugin when the CLI dies. The listener never decides on the strength of
+// memory it reads from the sandbox, so there is no time-of-check/time-of-use
+// window to exploit.
 package monitor
 
 import (
-	"bufio"
-	"encoding/json"
 	"fmt"
-	"io"
+	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/plugbox/plugbox/broker"
@@ -35,7 +40,8 @@ func ParseMode(s string) (Mode, error) {
 	return "", fmt.Errorf("unknown monitor mode %q: use %q or %q", s, Violations, Learning)
 }
 
-// Event is one notified system call.
+// Event is one notified system call, or a run of identical ones (same pid,
+// call, arguments and answer) when Count is above 1.
 type Event struct {
 	Time      time.Time `json:"time"`
 	Container string    `json:"container"`
@@ -44,10 +50,15 @@ type Event struct {
 	Syscall   string    `json:"syscall"`
 	Nr        int32     `json:"nr"`
 	Args      []uint64  `json:"args"`
-	// Action is "denied" (answered EPERM) or "allowed" (learning mode);
-	// for a call the broker decided, "granted" (the plugin got a
+	// Action is "denied" (answered EPERM or ENOSYS) or "allowed" (learning
+	// mode); for a call the broker decided, "granted" (the plugin got a
 	// descriptor) or "refused" (the call got what the profile says).
 	Action string `json:"action"`
+	// Count is how many calls the line stands for; 0 (omitted) means one.
+	// A line with a count follows the line of the first such call and
+	// covers the repeats from Time to Last.
+	Count uint64     `json:"count,omitempty"`
+	Last  *time.Time `json:"last,omitempty"`
 	// Broker is the broker's decision on a brokered call or request.
 	Broker *broker.Record `json:"broker,omitempty"`
 }
@@ -68,6 +79,14 @@ func BrokerEvent(container string, r broker.Record) Event {
 	return e
 }
 
+// Calls is how many calls e stands for.
+func (e Event) Calls() uint64 {
+	if e.Count == 0 {
+		return 1
+	}
+	return e.Count
+}
+
 // String renders an event as one human-readable line.
 func (e Event) String() string {
 	if b := e.Broker; b != nil && (e.Action == ActionGranted || e.Action == ActionRefused) {
@@ -81,16 +100,29 @@ func (e Event) String() string {
 		}
 		s += " via " + b.Via
 		if b.Granted && b.FD > 0 {
-			s += fmt.Sprintf(", fd %d", b.FD)
+			s += fmt.Sprintf(", as fd %d", b.FD)
 		}
 		if b.Reason != "" {
 			s += ": " + b.Reason
 		}
-		return s
+		return s + repeats(e)
 	}
-	return fmt.Sprintf("%s %s pid %d %s %s(%#x, %#x, %#x, %#x, %#x, %#x) %s",
+	s := fmt.Sprintf("%s %s pid %d %s %s(%#x, %#x, %#x, %#x, %#x, %#x) %s",
 		e.Time.Format(time.RFC3339Nano), e.Container, e.Pid, e.Arch, e.Syscall,
 		arg(e.Args, 0), arg(e.Args, 1), arg(e.Args, 2), arg(e.Args, 3), arg(e.Args, 4), arg(e.Args, 5), e.Action)
+	return s + repeats(e)
+}
+
+// repeats renders the run of identical calls a line stands for, or "".
+func repeats(e Event) string {
+	if e.Count <= 1 {
+		return ""
+	}
+	s := " ×" + strconv.FormatUint(e.Count, 10)
+	if e.Last != nil {
+		s += " until " + e.Last.Format(time.RFC3339Nano)
+	}
+	return s
 }
 
 func arg(args []uint64, i int) uint64 {
@@ -100,35 +132,73 @@ func arg(args []uint64, i int) uint64 {
 	return 0
 }
 
-// ReadLog decodes a log of JSON lines; a torn last line (a writer still
-// busy) is ignored.
-func ReadLog(r io.Reader) ([]Event, error) {
-	var events []Event
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for sc.Scan() {
-		var e Event
-		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
-			continue
-		}
-		events = append(events, e)
-	}
-	return events, sc.Err()
+// Kinds of Notice.
+const (
+	// NoticeDropped: Count calls were answered but not logged one by one
+	// (the rate limit or the size cap); Calls says which.
+	NoticeDropped = "dropped"
+	// NoticeLost: Count calls could not be written at all (a write failed,
+	// e.g. a full disk); only this line and the status record them.
+	NoticeLost = "lost"
+	// NoticeMonitorDied: the monitor process ended before the plugin; the
+	// kernel fails every later notified call with ENOSYS, unlogged.
+	NoticeMonitorDied = "monitor-died"
+)
+
+// Notice is a line about the log itself rather than about one call.
+type Notice struct {
+	Time      time.Time `json:"time"`
+	Container string    `json:"container"`
+	Kind      string    `json:"notice"`
+	// Action is the answer the calls got ("denied", "allowed"), for the
+	// notices that count calls.
+	Action string `json:"action,omitempty"`
+	// Count is how many calls the notice accounts for.
+	Count uint64 `json:"count,omitempty"`
+	// Calls counts them by system call name.
+	Calls   map[string]uint64 `json:"calls,omitempty"`
+	Message string            `json:"message"`
 }
 
-// Summary names the distinct denied calls in events, in first-seen order,
-// with how many events there were in all.
-func Summary(events []Event) (names []string, total int) {
-	seen := map[string]bool{}
-	for _, e := range events {
-		if e.Action != "denied" {
-			continue
-		}
-		total++
-		if !seen[e.Syscall] {
-			seen[e.Syscall] = true
-			names = append(names, e.Syscall)
-		}
+// String renders a notice as one human-readable line.
+func (n Notice) String() string {
+	s := fmt.Sprintf("%s %s notice %s: %s", n.Time.Format(time.RFC3339Nano), n.Container, n.Kind, n.Message)
+	if len(n.Calls) > 0 {
+		s += " (" + formatCalls(n.Calls) + ")"
 	}
-	return names, total
+	return s
+}
+
+// formatCalls lists per-call counts, largest first.
+func formatCalls(calls map[string]uint64) string {
+	names := make([]string, 0, len(calls))
+	for name := range calls {
+		names = append(names, name)
+	}
+	sort.Slice(names, func(i, j int) bool {
+		if calls[names[i]] != calls[names[j]] {
+			return calls[names[i]] > calls[names[j]]
+		}
+		return names[i] < names[j]
+	})
+	parts := make([]string, len(names))
+	for i, name := range names {
+		parts[i] = name + " " + strconv.FormatUint(calls[name], 10)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// Record is one decoded line of the log: exactly one of Event and Notice
+// is set.
+type Record struct {
+	Event  *Event
+	Notice *Notice
+}
+
+// String renders the record as one human-readable line.
+func (r Record) String() string {
+	if r.Notice != nil {
+		return r.Notice.String()
+	}
+	return r.Event.String()
 }

@@ -1,13 +1,11 @@
 package monitor
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"strconv"
-	"syscall"
 	"time"
+	"unsafe"
 
 	libseccomp "github.com/seccomp/libseccomp-golang"
 	"golang.org/x/sys/unix"
@@ -15,88 +13,180 @@ import (
 	"github.com/plugbox/plugbox/broker"
 )
 
+// seccompNotif is struct seccomp_notif of <linux/seccomp.h>.
+type seccompNotif struct {
+	ID    uint64
+	Pid   uint32
+	Flags uint32
+	Nr    int32
+	Arch  uint32
+	IP    uint64
+	Args  [6]uint64
+}
+
+// seccompNotifResp is struct seccomp_notif_resp.
+type seccompNotifResp struct {
+	ID    uint64
+	Val   int64
+	Error int32 // a negated errno
+	Flags uint32
+}
+
 // Serve answers notifications on listener until every process using the
-// filter has exited, writing one JSON line per call to log. With b, the
-// broker answers the calls it handles first (see broker.Transparent).
-func Serve(listener int, mode Mode, container string, log io.Writer, b *broker.Transparent) error {
-	enc := json.NewEncoder(log)
-	fd := libseccomp.ScmpFd(listener)
-	for {
-		fds := []unix.PollFd{{Fd: int32(listener), Events: unix.POLLIN}}
-		if _, err := unix.Poll(fds, -1); err != nil {
-			if errors.Is(err, unix.EINTR) {
-				continue
+// filter has exited, recording each call with rec before answering it (in
+// rec's mode). report, when not nil, receives the running counters a few
+// times a second while they change. With b, the broker answers the calls it
+// handles first (broker.Transparent), and Serve answers its explicit
+// protocol's requests too. Serve closes rec before it returns.
+func Serve(listener int, rec *Recorder, report func(Counters), b *Broker) error {
+	names := syscallNames{}
+	tick := rec.limits.Window / 4
+	if tick <= 0 {
+		tick = 250 * time.Millisecond
+	}
+	var lastTick, lastReport time.Time
+	var reported Counters
+	defer func() {
+		rec.Close(time.Now())
+		if report != nil {
+			report(rec.Counters())
+		}
+	}()
+	fds := []unix.PollFd{{Fd: int32(listener), Events: unix.POLLIN}}
+	if b != nil && b.explicit >= 0 {
+		defer func() {
+			if b.explicit >= 0 {
+				unix.Close(b.explicit)
 			}
+		}()
+		fds = append(fds, unix.PollFd{Fd: int32(b.explicit), Events: unix.POLLIN})
+	}
+	for {
+		timeout := -1
+		if !rec.Idle() || (report != nil && rec.Counters() != reported) {
+			timeout = int(tick / time.Millisecond)
+		}
+		for i := range fds {
+			fds[i].Revents = 0
+		}
+		n, err := unix.Poll(fds, timeout)
+		if err != nil && !errors.Is(err, unix.EINTR) {
 			return fmt.Errorf("poll seccomp listener: %w", err)
+		}
+		now := time.Now()
+		if now.Sub(lastTick) >= tick {
+			rec.Tick(now)
+			lastTick = now
+		}
+		if report != nil && now.Sub(lastReport) >= tick && rec.Counters() != reported {
+			reported = rec.Counters()
+			report(reported)
+			lastReport = now
+		}
+		if n <= 0 {
+			continue
+		}
+		if len(fds) > 1 && fds[1].Revents != 0 && b.serveExplicit(rec) {
+			fds[1].Fd = -1 // closed: poll skips it
+		}
+		if fds[0].Revents == 0 {
+			continue
 		}
 		if fds[0].Revents&unix.POLLIN == 0 {
 			return nil // POLLHUP: no process uses the filter any more
 		}
-		req, err := libseccomp.NotifReceive(fd)
-		if err != nil {
-			if errors.Is(err, syscall.ENOENT) {
-				continue // the caller died before we read it
+		var req seccompNotif
+		if err := ioctl(listener, unix.SECCOMP_IOCTL_NOTIF_RECV, unsafe.Pointer(&req)); err != nil {
+			if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.EINTR) {
+				continue // the caller died (or was interrupted) before we read it
 			}
 			return fmt.Errorf("receive notification: %w", err)
 		}
-		event := eventOf(req, container)
+		event := Event{
+			Time: now.UTC(), Container: rec.container, Pid: req.Pid, Nr: req.Nr,
+			Args: append([]uint64(nil), req.Args[:]...),
+		}
+		event.Arch, event.Syscall = names.lookup(req.Arch, req.Nr)
 		if b != nil {
-			v := b.Handle(listener, notificationOf(req))
-			if event.Broker = v.Record; v.Answered {
-				if v.Record != nil {
-					event.Action = ActionRefused
-					if v.Record.Granted {
-						event.Action = ActionGranted
-					}
-					_ = enc.Encode(event)
-				}
+			n := broker.Notification{ID: req.ID, Pid: req.Pid, Nr: req.Nr, Arch: req.Arch, IP: req.IP, Args: req.Args}
+			v := b.transparent.Handle(listener, n, brokerLog{rec: rec, event: event, now: now})
+			if v.Answered {
 				continue
 			}
+			event.Broker = v.Record
 		}
-		resp := &libseccomp.ScmpNotifResp{ID: req.ID}
+		resp := seccompNotifResp{ID: req.ID}
 		switch {
-		case mode == Learning:
-			resp.Flags = libseccomp.NotifRespFlagContinue
+		case rec.learning:
+			resp.Flags = unix.SECCOMP_USER_NOTIF_FLAG_CONTINUE
 			event.Action = "allowed"
 		case event.Syscall == "":
-			// Newer than libseccomp's table: ENOSYS lets libc fall back.
-			resp.Error = int32(unix.ENOSYS)
+			// Known to no table: ENOSYS lets libc fall back.
+			resp.Error = -int32(unix.ENOSYS)
 			event.Action = "denied"
 		default:
-			resp.Error = int32(unix.EPERM)
+			resp.Error = -int32(unix.EPERM)
 			event.Action = "denied"
 		}
 		if event.Syscall == "" {
 			event.Syscall = "syscall_" + strconv.Itoa(int(event.Nr))
 		}
-		// Log before answering: once the call returns, its record exists,
-		// so a log read after the plugin exits misses nothing.
-		_ = enc.Encode(event)
-		if err := libseccomp.NotifRespond(fd, resp); err != nil && !errors.Is(err, syscall.ENOENT) {
-			return fmt.Errorf("answer notification: %w", err)
+		// Record before answering: once the call returns, its line exists
+		// (or, for a repeat, its count), so a log read after the plugin
+		// exits misses nothing.
+		rec.Call(event, now)
+		if err := ioctl(listener, unix.SECCOMP_IOCTL_NOTIF_SEND, unsafe.Pointer(&resp)); err != nil {
+			if !errors.Is(err, unix.ENOENT) {
+				return fmt.Errorf("answer notification: %w", err)
+			}
+			// Interrupted by a signal (the call will be made again) or
+			// dead: it was not answered, so it is not counted twice.
+			rec.Retract()
 		}
 	}
 }
 
-// eventOf describes a notification; Syscall is "" when libseccomp does not
-// know the number.
-func eventOf(req *libseccomp.ScmpNotifReq, container string) Event {
-	name := syscallName(req.Data.Arch, req.Data.Syscall)
-	return Event{
-		Time:      time.Now().UTC(),
-		Container: container,
-		Pid:       req.Pid,
-		Arch:      req.Data.Arch.String(),
-		Syscall:   name,
-		Nr:        int32(req.Data.Syscall),
-		Args:      append([]uint64(nil), req.Data.Args...),
+func ioctl(fd int, req uint, arg unsafe.Pointer) error {
+	for {
+		_, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), uintptr(req), uintptr(arg))
+		if errno == unix.EINTR {
+			continue
+		}
+		if errno != 0 {
+			return errno
+		}
+		return nil
 	}
 }
 
-// notificationOf is req as the broker reads it.
-func notificationOf(req *libseccomp.ScmpNotifReq) broker.Notification {
-	n := broker.Notification{ID: req.ID, Pid: req.Pid, Nr: int32(req.Data.Syscall), IP: req.Data.InstrPointer}
-	n.Arch, _ = auditArch(req.Data.Arch)
-	copy(n.Args[:], req.Data.Args)
-	return n
+// auditArches maps the AUDIT_ARCH_* values of seccomp_data.arch to
+// libseccomp's architectures.
+var auditArches = map[uint32]libseccomp.ScmpArch{
+	0xc000003e: libseccomp.ArchAMD64,
+	0x40000003: libseccomp.ArchX86,
+	0xc00000b7: libseccomp.ArchARM64,
+	0x40000028: libseccomp.ArchARM,
+}
+
+// syscallNames caches the names of calls: a flood of one call asks once.
+type syscallNames map[uint64][2]string
+
+// lookup returns the architecture's name and the call's name ("" when no
+// table knows the number).
+func (c syscallNames) lookup(arch uint32, nr int32) (string, string) {
+	key := uint64(arch)<<32 | uint64(uint32(nr))
+	if v, ok := c[key]; ok {
+		return v[0], v[1]
+	}
+	var v [2]string
+	if a, ok := auditArches[arch]; ok {
+		v[0] = a.String()
+		v[1] = syscallName(a, libseccomp.ScmpSyscall(nr))
+	} else {
+		v[0] = fmt.Sprintf("audit-arch-%#x", arch)
+	}
+	if len(c) < 4096 {
+		c[key] = v
+	}
+	return v[0], v[1]
 }

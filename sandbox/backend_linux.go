@@ -205,12 +205,23 @@ func (lc *linuxContainer) startInit(opts CreateOptions, layers *layerPlan) error
 		layers.abort()
 		return err
 	}
+	if err := layers.beforeStart(lc.dir()); err != nil {
+		layers.abort()
+		cleanup()
+		return err
+	}
 	if err := lc.c.Start(process); err != nil {
 		layers.abort()
 		cleanup()
 		return err
 	}
-	layers.afterStart()
+	if err := layers.afterStart(lc.c, process); err != nil {
+		layers.abort()
+		_ = process.Signal(unix.SIGKILL)
+		_, _ = process.Wait()
+		cleanup()
+		return err
+	}
 	lc.monitor = layers.spawned
 	if opts.PidFile != "" {
 		pid, err := process.Pid()
@@ -363,6 +374,7 @@ func (lc *linuxContainer) State() (*specs.State, error) {
 				st.Annotations[bundle.EnforcedPrefix+key] = value
 			}
 		}
+		addMonitorState(lc.dir(), st.Status == specs.StateStopped, st.Annotations)
 	}
 	return st, nil
 }
@@ -471,6 +483,7 @@ func (lc *linuxContainer) deleteLocked(lock *store.Lock, force bool) error {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
+	stopMonitor(lc.c, lock.Dir())
 	// Destroy kills what remains (a created init waiting on its fifo, or
 	// stragglers in the cgroup), removes the cgroup and libcontainer's
 	// state directory.
@@ -545,11 +558,15 @@ func (lc *linuxContainer) Wait() (int, error) {
 		lc.stop()
 		lc.stop = nil
 	}
+	var merr error
 	if lc.monitor != nil {
-		lc.monitor.wait()
+		merr = lc.monitor.wait()
 	}
 	if ps == nil {
 		return -1, fmt.Errorf("wait %s: %w", lc.ID(), err)
+	}
+	if merr != nil {
+		return -1, fmt.Errorf("wait %s: %w", lc.ID(), merr)
 	}
 	return waitStatus(ps.Sys().(syscall.WaitStatus)), nil
 }

@@ -1,8 +1,6 @@
 package sandbox
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 
@@ -17,18 +15,12 @@ import (
 )
 
 // A container with broker rules (annotation org.plugbox.broker) gets them
-// two ways, both served by its monitor: its filter sends open, openat,
-// openat2 and connect to the seccomp listener, whatever their arguments
+// two ways, both served by its monitor's listener process (monitor.Config
+// Broker and BrokerSocket): its filter sends open, openat, openat2 and
+// connect to the seccomp listener, whatever their arguments
 // (seccompgen.WithBroker), where the broker answers them (package broker);
 // and its init gets one end of a socket pair, right after the descriptors
 // the host passed, for the explicit protocol (LISTEN_FDNAMES "broker").
-
-// brokerEnv carries a monitor process's BrokerConfig (JSON); the explicit
-// protocol's socket, when there is one, is its descriptor 4.
-const brokerEnv = "_PLUGBOX_BROKER"
-
-// brokerFD is the explicit socket's descriptor in a monitor process.
-const brokerFD = 4
 
 // planBroker takes the broker rules of a bundle and returns the profile the
 // shim loads (the broker's calls routed to the listener) and the monitor's
@@ -67,65 +59,4 @@ func brokerSocket(process *libcontainer.Process) (plugin, own *os.File, err erro
 	plugin, own = os.NewFile(uintptr(fds[0]), "broker-plugin-end"), os.NewFile(uintptr(fds[1]), "broker-own-end")
 	process.ExtraFiles = append(process.ExtraFiles, plugin)
 	return plugin, own, nil
-}
-
-// monitorBroker is the broker part of a monitor's start: its
-// configuration and the explicit protocol's socket (nil for a process
-// exec'd into the container).
-type monitorBroker struct {
-	config   *monitor.BrokerConfig
-	explicit *os.File
-}
-
-// env returns the environment a monitor process gets for mb.
-func (mb *monitorBroker) env() ([]string, error) {
-	if mb == nil {
-		return nil, nil
-	}
-	raw, err := json.Marshal(mb.config)
-	if err != nil {
-		return nil, err
-	}
-	return []string{brokerEnv + "=" + string(raw)}, nil
-}
-
-// brokerFromEnv is the monitor process's side of env: the configuration
-// and the explicit socket, or nil.
-func brokerFromEnv() (*monitorBroker, error) {
-	raw, ok := os.LookupEnv(brokerEnv)
-	if !ok {
-		return nil, nil
-	}
-	os.Unsetenv(brokerEnv)
-	var cfg monitor.BrokerConfig
-	if err := json.Unmarshal([]byte(raw), &cfg); err != nil {
-		return nil, fmt.Errorf("%s: %w", brokerEnv, err)
-	}
-	mb := &monitorBroker{config: &cfg}
-	if _, err := unix.FcntlInt(brokerFD, unix.F_GETFD, 0); err == nil {
-		mb.explicit = os.NewFile(brokerFD, "broker-socket")
-	}
-	return mb, nil
-}
-
-// startBroker starts mb's broker for the monitor of container id: it
-// returns what Serve consults, and serves the explicit protocol, if any,
-// in a goroutine that ends when the plugin's end closes.
-func startBroker(mb *monitorBroker, id string, log *monitor.SyncWriter) (*monitor.Broker, error) {
-	if mb == nil {
-		return nil, nil
-	}
-	b, err := monitor.NewBroker(mb.config)
-	if err != nil {
-		return nil, err
-	}
-	if mb.explicit != nil {
-		go func(sock *os.File) {
-			defer sock.Close()
-			if err := b.ServeExplicit(sock, id, log); err != nil && !errors.Is(err, os.ErrClosed) {
-				fmt.Fprintf(os.Stderr, "plugbox: broker of %s: %v\n", id, err)
-			}
-		}(mb.explicit)
-	}
-	return b, nil
 }

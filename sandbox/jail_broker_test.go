@@ -40,11 +40,20 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 func (s *syncBuffer) events(t *testing.T) []monitor.Event {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ev, err := monitor.ReadLog(bytes.NewReader(s.b.Bytes()))
-	if err != nil {
-		t.Fatal(err)
+	var ev []monitor.Event
+	r := monitor.NewReader(bytes.NewReader(s.b.Bytes()))
+	for {
+		rec, err := r.Next()
+		if err == io.EOF {
+			return ev
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec.Event != nil {
+			ev = append(ev, *rec.Event)
+		}
 	}
-	return ev
 }
 
 // capCalls returns the Capsicum calls s recorded.

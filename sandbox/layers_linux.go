@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	llsys "github.com/landlock-lsm/go-landlock/landlock/syscall"
@@ -48,15 +49,19 @@ type layerPlan struct {
 	shim    *shimPlan // nil when libcontainer execs the plugin directly
 	monitor monitor.Mode
 	spawned *monitorSpawn // the running monitor, once started
-	// foreground: this process waits for the plugin, so it can also serve
-	// the monitor itself.
+	// foreground: this process waits for the plugin; the monitor process
+	// kills the plugin if this process dies.
 	foreground bool
-	enforced   Layers
+	// timeout is the wall-clock limit the monitor process enforces (0: none).
+	timeout  time.Duration
+	enforced Layers
 	// opened are this process's copies of what the shim got (its
 	// executable, its configuration), closed once the process started.
 	opened []*os.File
 	// exec is what processes exec'd into the container get.
 	exec *execLayers
+	// execd: the plan is for a process exec'd into a running container.
+	execd bool
 	// broker is the monitor's broker configuration (nil: no broker rules);
 	// explicitBroker gives the process the explicit protocol's socket.
 	broker         *monitor.BrokerConfig
@@ -92,6 +97,7 @@ func planLayers(opts CreateOptions, root string) (*layerPlan, error) {
 		return nil, err
 	}
 	policy := ann.Landlock
+	p.timeout = ann.Timeout
 	if opts.Monitor != "" {
 		if p.monitor, err = monitor.ParseMode(opts.Monitor); err != nil {
 			return nil, err
@@ -334,21 +340,18 @@ func (p *layerPlan) adjustProcess(process *libcontainer.Process, root, id string
 	}
 	var monitorEnd *os.File
 	if p.monitor != "" {
-		var mb *monitorBroker
-		if p.broker != nil {
-			mb = &monitorBroker{config: p.broker}
-			if p.explicitBroker {
-				plugin, own, err := brokerSocket(process)
-				if err != nil {
-					return err
-				}
-				p.opened = append(p.opened, plugin)
-				mb.explicit = own
-			}
-		}
-		m, err := startMonitor(p.monitor, root, id, p.foreground, mb)
+		m, err := newMonitorSocket()
 		if err != nil {
 			return err
+		}
+		if p.broker != nil && p.explicitBroker {
+			plugin, own, err := brokerSocket(process)
+			if err != nil {
+				m.close()
+				return err
+			}
+			p.opened = append(p.opened, plugin)
+			m.brokerEnd = own
 		}
 		p.spawned = m
 		monitorEnd = m.shimEnd
@@ -362,23 +365,38 @@ func (p *layerPlan) adjustProcess(process *libcontainer.Process, root, id string
 	return nil
 }
 
-// afterStart drops this process's copies of what the shim got: the
-// started process holds its own.
-func (p *layerPlan) afterStart() {
+// beforeStart starts the monitor process, if the process needs one: before
+// libcontainer starts the process, so that the two starts overlap.
+func (p *layerPlan) beforeStart(dir string) error {
+	return p.startMonitorProcess(dir)
+}
+
+// afterStart drops this process's copies of what the shim got (the started
+// process holds its own) and hands the monitor process the process and its
+// cgroups, which exist now.
+func (p *layerPlan) afterStart(c *libcontainer.Container, process *libcontainer.Process) error {
+	p.release()
+	return p.attachMonitor(c, process)
+}
+
+// release closes this process's copies of what the shim got.
+func (p *layerPlan) release() {
 	for _, f := range p.opened {
 		f.Close()
 	}
 	p.opened = nil
-	if p.spawned != nil {
+	if p.spawned != nil && p.spawned.shimEnd != nil {
 		p.spawned.shimEnd.Close()
+		p.spawned.shimEnd = nil
 	}
 }
 
-// abort stops a monitor started for a process that did not start.
+// abort releases what was set up for a process that did not start, and
+// stops its monitor process.
 func (p *layerPlan) abort() {
-	p.afterStart()
+	p.release()
 	if p.spawned != nil {
-		p.spawned.wait()
+		p.spawned.close()
 	}
 }
 
@@ -416,7 +434,7 @@ func execPlan(root, id string, process *specs.Process) (*layerPlan, error) {
 	if err := ReadLayerRecord(filepath.Join(root, id), &rec); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("exec %s: read plugbox's record of its layers: %w", id, err)
 	}
-	plan := &layerPlan{enforced: rec.Layers}
+	plan := &layerPlan{enforced: rec.Layers, execd: true}
 	if rec.Exec == nil {
 		return plan, nil
 	}

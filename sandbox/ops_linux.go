@@ -92,12 +92,23 @@ func (lc *linuxContainer) Exec(opts ExecOptions) (Process, error) {
 		plan.abort()
 		return nil, err
 	}
+	if err := plan.beforeStart(lc.dir()); err != nil {
+		plan.abort()
+		cleanup()
+		return nil, fmt.Errorf("exec %s: %w", lc.ID(), err)
+	}
 	if err := lc.c.Run(process); err != nil {
 		plan.abort()
 		cleanup()
 		return nil, fmt.Errorf("exec %s: %w", lc.ID(), err)
 	}
-	plan.afterStart()
+	if err := plan.afterStart(lc.c, process); err != nil {
+		plan.abort()
+		_ = process.Signal(unix.SIGKILL)
+		_, _ = process.Wait()
+		cleanup()
+		return nil, fmt.Errorf("exec %s: %w", lc.ID(), err)
+	}
 	pid, err := process.Pid()
 	if err == nil && opts.PidFile != "" {
 		err = atomicfile.Write(opts.PidFile, []byte(strconv.Itoa(pid)), 0o644)

@@ -16,9 +16,16 @@ import (
 	"github.com/plugbox/plugbox/monitor"
 )
 
+// TestMain lets the test binary serve as what plugbox re-executes itself
+// as: libcontainer's init and the container's monitor process.
 func TestMain(m *testing.M) {
-	if len(os.Args) > 1 && os.Args[1] == "init" {
-		libcontainer.Init()
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "init":
+			libcontainer.Init()
+		case MonitorArg:
+			MonitorMain()
+		}
 	}
 	os.Exit(m.Run())
 }
@@ -99,6 +106,11 @@ func TestAdjustProcessForAnExecdProcess(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
+		if plan != nil {
+			if err := plan.beforeStart(filepath.Join(root, opts.ID)); err != nil {
+				t.Fatal(err)
+			}
+		}
 		if err := lc.c.Run(process); err != nil {
 			if plan != nil {
 				plan.abort()
@@ -108,7 +120,9 @@ func TestAdjustProcessForAnExecdProcess(t *testing.T) {
 		done := make(chan error, 1)
 		go func() { _, err := process.Wait(); done <- err }()
 		if plan != nil {
-			plan.afterStart()
+			if err := plan.afterStart(lc.c, process); err != nil {
+				t.Fatal(err)
+			}
 		}
 		select {
 		case <-done:
@@ -137,9 +151,8 @@ func TestAdjustProcessForAnExecdProcess(t *testing.T) {
 		}
 	}
 	log, _ := os.ReadFile(ViolationLog(root, opts.ID))
-	events, _ := monitor.ReadLog(bytes.NewReader(log))
-	names, _ := monitor.Summary(events)
-	if !strings.Contains(strings.Join(names, ","), "unshare") {
-		t.Errorf("the exec'd process's unshare is not in the violation log (%v)", names)
+	summary, _ := monitor.Summarize(bytes.NewReader(log))
+	if !strings.Contains(strings.Join(summary.Names, ","), "unshare") {
+		t.Errorf("the exec'd process's unshare is not in the violation log (%v)", summary.Names)
 	}
 }

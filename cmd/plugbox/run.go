@@ -42,7 +42,7 @@ var runCommand = &cli.Command{
 		stopTimer := enforceTimeout(c, ann.Timeout)
 		status, err := c.Wait()
 		stopTimer()
-		reportViolations(ctx, c.ID())
+		reportMonitor(ctx, c.ID())
 		if !ctx.Bool("keep") {
 			if derr := c.Delete(true); derr != nil && err == nil {
 				err = derr
@@ -58,35 +58,57 @@ var runCommand = &cli.Command{
 	},
 }
 
-// reportViolations prints a one-line summary of the calls the seccomp
-// profile denied, when the monitor logged any.
-func reportViolations(ctx *cli.Context, id string) {
-	f, err := os.Open(sandbox.ViolationLog(ctx.String("root"), id))
+// reportMonitor prints, after a foreground run, what the container's
+// monitor process knows: which limit ended the plugin, a one-line summary of
+// the calls the seccomp profile denied, and a warning when the violation log
+// is incomplete. It streams the log, whatever its size.
+func reportMonitor(ctx *cli.Context, id string) {
+	root := ctx.String("root")
+	report, err := sandbox.ReadMonitorReport(root, id, true)
 	if err != nil {
-		return
+		fmt.Fprintf(os.Stderr, "plugbox: %s: warning: %v\n", id, err)
 	}
-	defer f.Close()
-	events, _ := monitor.ReadLog(f)
-	names, total := monitor.Summary(events)
-	if total == 0 {
-		return
+	if report.End != nil {
+		fmt.Fprintf(os.Stderr, "plugbox: %s: %s: the plugin was killed\n", id, report.End.Detail)
 	}
-	where := "rerun with --keep, then 'plugbox violations " + id + "'"
-	if ctx.Bool("keep") {
-		where = "'plugbox violations " + id + "'"
+	if f, err := os.Open(sandbox.ViolationLog(root, id)); err == nil {
+		s, err := monitor.Summarize(f)
+		f.Close()
+		if err == nil && s.Denied > 0 {
+			names := strings.Join(s.Names, ", ")
+			if s.More > 0 {
+				names += fmt.Sprintf(" and %d more", s.More)
+			}
+			counted := ""
+			if s.Dropped > 0 {
+				counted = fmt.Sprintf("; %d of them only counted, beyond the log's rate or size limit", s.Dropped)
+			}
+			where := "rerun with --keep, then 'plugbox violations " + id + "'"
+			if ctx.Bool("keep") {
+				where = "'plugbox violations " + id + "'"
+			}
+			fmt.Fprintf(os.Stderr, "plugbox: %s: seccomp denied %d system call(s): %s (details: %s%s)\n", id, s.Denied, names, where, counted)
+		}
 	}
-	fmt.Fprintf(os.Stderr, "plugbox: %s: seccomp denied %d system call(s): %s (details: %s)\n", id, total, strings.Join(names, ", "), where)
+	if report.Problem != "" {
+		fmt.Fprintf(os.Stderr, "plugbox: %s: warning: %s\n", id, report.Problem)
+	}
 }
 
-// enforceTimeout kills every process of the container when the wall-clock
-// limit of annotation org.plugbox.timeout (0: none) passes. It returns the
-// function that cancels the timer.
+// enforceTimeout is a backstop for the wall-clock limit of annotation
+// org.plugbox.timeout (0: none): where the backend's monitor process
+// enforces it (Linux), it fires timeoutBackstop later, only if that process
+// failed to. It returns the function that cancels the timer.
 func enforceTimeout(c sandbox.Container, limit time.Duration) (stop func()) {
 	if limit <= 0 {
 		return func() {}
 	}
-	timer := time.AfterFunc(limit, func() {
-		fmt.Fprintf(os.Stderr, "plugbox: %s: wall-clock limit %s exceeded: killing the plugin\n", c.ID(), limit)
+	timer := time.AfterFunc(limit+timeoutBackstop, func() {
+		if timeoutBackstop > 0 {
+			fmt.Fprintf(os.Stderr, "plugbox: %s: wall-clock limit %s exceeded and the sandbox did not stop the plugin: killing it\n", c.ID(), limit)
+		} else {
+			fmt.Fprintf(os.Stderr, "plugbox: %s: wall-clock limit %s exceeded: killing the plugin\n", c.ID(), limit)
+		}
 		_ = c.Signal(syscall.SIGKILL, true)
 	})
 	return func() { timer.Stop() }

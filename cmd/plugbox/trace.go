@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -98,7 +99,9 @@ var traceCommand = &cli.Command{
 	},
 }
 
-// readObserved turns the monitor's log into distinct observed calls.
+// readObserved turns the monitor's log into distinct observed calls,
+// reading it one record at a time. A log that misses calls (size cap, a
+// write failure) is an error: the profile learned from it would deny them.
 func readObserved(path string) ([]seccompgen.Observed, error) {
 	f, err := os.Open(path)
 	if os.IsNotExist(err) {
@@ -108,15 +111,25 @@ func readObserved(path string) ([]seccompgen.Observed, error) {
 		return nil, err
 	}
 	defer f.Close()
-	events, err := monitor.ReadLog(f)
-	if err != nil {
-		return nil, err
-	}
 	seen := map[seccompgen.Observed]bool{}
 	var out []seccompgen.Observed
-	for _, e := range events {
-		o := seccompgen.Observed{Name: e.Syscall}
-		copy(o.Args[:], e.Args)
+	rd := monitor.NewReader(f)
+	for {
+		rec, err := rd.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		if n := rec.Notice; n != nil {
+			if n.Kind == monitor.NoticeDropped || n.Kind == monitor.NoticeLost || n.Kind == monitor.NoticeMonitorDied {
+				return nil, fmt.Errorf("trace: the monitor could not record every call (%s), so a learned profile would deny some the plugin makes: %s", n.Kind, n.Message)
+			}
+			continue
+		}
+		o := seccompgen.Observed{Name: rec.Event.Syscall}
+		copy(o.Args[:], rec.Event.Args)
 		if !seen[o] {
 			seen[o] = true
 			out = append(out, o)

@@ -53,7 +53,7 @@ func capsicumViolations(ctx *cli.Context) error {
 		}
 		printed = max(printed, len(vs))
 		// The broker's grants and refusals (annotation org.plugbox.broker).
-		if brokerOffset, err = printViolations(sandbox.ViolationLog(ctx.String("root"), c.ID()), brokerOffset, format); err != nil {
+		if brokerOffset, _, err = printViolations(os.Stdout, sandbox.ViolationLog(ctx.String("root"), c.ID()), brokerOffset, format); err != nil {
 			return err
 		}
 		if !ctx.Bool("follow") {

@@ -194,6 +194,18 @@ marked_pids() {
 		sed -e 's|^/proc/||' -e 's|/environ$||'
 }
 
+# monitor_pids PREFIX lists plugbox's monitor processes (plugbox
+# __plugbox-monitor ...) of containers whose ID starts with PREFIX.
+monitor_pids() {
+	local dir args
+	for dir in /proc/[0-9]*; do
+		args="$(tr '\0' ' ' < "$dir/cmdline" 2>/dev/null)" || continue
+		if [[ " $args " == *" __plugbox-monitor "* && " $args " == *" $1-"* ]]; then
+			echo "${dir#/proc/}"
+		fi
+	done
+}
+
 # error_line asserts that $output is exactly one line "plugbox: ..." that
 # contains every argument.
 error_line() {
@@ -241,6 +253,11 @@ assert_no_leak() {
 	left="$(marked_pids "$CID_PREFIX")"
 	if [ -n "$left" ]; then
 		echo "container processes left behind: $left" >&2
+		bad=1
+	fi
+	left="$(monitor_pids "$CID_PREFIX")"
+	if [ -n "$left" ]; then
+		echo "monitor processes left behind: $left" >&2
 		bad=1
 	fi
 	left="$(grep -F -- "$BATS_TEST_TMPDIR" /proc/self/mountinfo)"
