@@ -303,6 +303,53 @@ func TestBrokerTransparent(t *testing.T) {
 	}
 }
 
+// TestBrokerExec: a process exec'd into a running plugin's sandbox is
+// brokered as the plugin is: its open of an allowed file is granted (and
+// read-only), the file next to it refused, both in the sandbox's log.
+func TestBrokerExec(t *testing.T) {
+	plugbox := plugboxBinary(t)
+	work := workDir(t)
+	h := newBrokerHost(t)
+	exe := buildBrokerPlugin(t, work)
+	m := brokerManifest{
+		manifest: manifest{Name: "broker-exec", Command: []string{"/bin/plugin", "sleep:sleep:30"}, Network: "none",
+			Syscalls: []string{"base", "fs-read", "process"}, Limits: map[string]any{"pids": 16, "memory": "64M"}},
+		Broker: brokerSection{Open: []brokerOpen{{Path: h.path("in") + "/*.png", Access: "read"}}},
+	}
+	b := initBrokerBundle(t, plugbox, work, "exec", exe, m)
+	id := fmt.Sprintf("broker-exec-%d", os.Getpid())
+	pb := func(args ...string) *exec.Cmd {
+		return exec.Command(plugbox, append([]string{"--root", b.root}, args...)...)
+	}
+	t.Cleanup(func() { pb("delete", "--force", id).Run() })
+	logFile, err := os.Create(b.dir + ".out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logFile.Close()
+	detached := pb("run", "--detach", "--bundle", b.dir, id)
+	detached.Stdout, detached.Stderr = logFile, logFile
+	if err := detached.Run(); err != nil {
+		out, _ := os.ReadFile(logFile.Name())
+		t.Fatalf("run --detach: %v\n%s", err, out)
+	}
+	out, err := pb("exec", id, "/bin/plugin", "read:allowed:"+h.path("in/a.png"), "read:next:"+h.path("in/secret.txt")).CombinedOutput()
+	if err != nil {
+		t.Fatalf("exec: %v\n%s", err, out)
+	}
+	r := &runResult{stdout: string(out), probes: parseProbes(string(out))}
+	wantProbe(t, r, "allowed", "ok allowed")
+	wantProbe(t, r, "allowed-write", "denied EBADF")
+	wantProbe(t, r, "next", "denied ENOENT")
+	recs := b.brokerRecords(t, id)
+	if rec := findRecord(t, recs, h.path("in/a.png"), "seccomp"); rec.Action != "granted" {
+		t.Errorf("the exec'd process's grant: %+v", rec)
+	}
+	if rec := findRecord(t, recs, h.path("in/secret.txt"), "seccomp"); rec.Action != "refused" {
+		t.Errorf("the exec'd process's refusal: %+v", rec)
+	}
+}
+
 // TestBrokerExplicit: the explicit protocol, from the C header and from the
 // Go client, grants and refuses as the rules say.
 func TestBrokerExplicit(t *testing.T) {

@@ -13,6 +13,7 @@
  *                         then a write through it
  *   xcreate:NAME:PATH     pb_open(PATH, O_WRONLY|O_CREAT|O_EXCL) and write
  *   xconnect:NAME:DEST    pb_connect(DEST), then reads a line
+ *   sleep:NAME:SECONDS    sleeps (a plugin to exec into)
  *
  * Benchmark steps print "PROBE NAME ok ns=NS" (the mean of N operations):
  *
@@ -266,6 +267,9 @@ int main(int argc, char **argv)
 			else
 				contents(name, fd);
 			close(fd);
+		} else if (strcmp(kind, "sleep") == 0) {
+			sleep((unsigned)atoi(a));
+			printf("PROBE %s ok\n", name);
 		} else if (strcmp(kind, "bench-open") == 0 && b != NULL) {
 			bench(name, atoi(b), op_open, a, NULL);
 		} else if (strcmp(kind, "bench-xopen") == 0 && b != NULL) {
