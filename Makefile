@@ -36,11 +36,21 @@ deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
+# test-clients (podman, containerd, CRI) and test-oci (the OCI validation
+# suite) are not part of test yet: they take about 15 minutes on a cold
+# machine, and test-oci still fails for plugbox (statx after the filter, see
+# tests/clients/oci/expected-failures). Run them by hand.
 test: deps build unit freebsd integration
 
 unit: shim
 	$(GO) vet -tags "$(BUILDTAGS)" ./...
-	$(GO) test -tags "$(BUILDTAGS)" -count=1 ./broker/... ./bundle/... ./seccompgen/... ./jail/... ./monitor/... ./nsutil/... ./internal/... ./sandbox/... ./cmd/...
+	$(GO) test -tags "$(BUILDTAGS)" -count=1 ./broker/... ./bundle/... ./seccompgen/... ./jail/... ./monitor/... ./nsutil/... ./internal/... ./sandbox/store/... ./cmd/...
+	# The FreeBSD backend's tests run its helper in-process against a fake
+	# that places real descriptors at fixed numbers; in the same process
+	# they closed descriptors of the Linux backend's tests (EBADF flakes).
+	# Two processes keep them apart.
+	$(GO) test -tags "$(BUILDTAGS)" -count=1 -run '^TestJail' ./sandbox/
+	$(GO) test -tags "$(BUILDTAGS)" -count=1 -skip '^TestJail' ./sandbox/
 
 freebsd:
 	GOOS=freebsd GOARCH=amd64 $(GO) build ./...
@@ -49,6 +59,26 @@ freebsd:
 integration: build
 	PLUGBOX=$(CURDIR)/$(BIN) bats tests/integration
 	PLUGBOX=$(CURDIR)/$(BIN) $(GO) test -tags "$(BUILDTAGS)" -count=1 ./tests/integration/...
+
+# Clients and the OCI suite run against CLIENT_RUNTIME (default bin/plugbox);
+# set it to /usr/sbin/runc to check the suites themselves. Each suite installs
+# what it needs (apt, Go modules) and removes everything it creates; builds
+# are cached in tests/clients/.cache. Logs: tests/clients/.work/logs.
+CLIENT_RUNTIME ?= $(CURDIR)/$(BIN)
+
+.PHONY: test-clients test-oci
+
+# test-clients: podman, containerd (ctr) and Kubernetes' CRI (crictl).
+test-clients: build
+	RUNTIME=$(CLIENT_RUNTIME) bats --timing --print-output-on-failure \
+		tests/clients/harness.bats tests/clients/podman.bats tests/clients/containerd.bats tests/clients/cri.bats
+
+# test-oci: the OCI runtime-tools validation suite with runc, crun and
+# CLIENT_RUNTIME (one pass each, about 2.5 min); fails on any failure not in
+# tests/clients/oci/expected-failures.
+OCI_RUNTIMES ?= runc=/usr/sbin/runc crun=/usr/bin/crun plugbox=$(CLIENT_RUNTIME)
+test-oci: build
+	tests/clients/oci/run.sh $(OCI_RUNTIMES)
 
 demo: deps build
 	./tests/integration/demo.sh $(CURDIR)/$(BIN)
