@@ -375,6 +375,7 @@ func (lc *linuxContainer) State() (*specs.State, error) {
 			"monitor":         layers.Monitor,
 			"limits":          layers.Limits,
 			"network":         layers.Network,
+			"broker":          layers.Broker,
 		} {
 			if value != "" {
 				st.Annotations[bundle.EnforcedPrefix+key] = value

@@ -43,6 +43,8 @@ type Layers struct {
 	// Network is "shared" when the plugin joined plugbox's empty network
 	// namespace of socket-less plugins (netns_linux.go), "" otherwise.
 	Network string `json:"network,omitempty"`
+	// Broker counts the broker rules its monitor serves, "open N, connect M".
+	Broker string `json:"broker,omitempty"`
 }
 
 // layerPlan decides which protection layers the exec shim applies on top of
@@ -68,6 +70,10 @@ type layerPlan struct {
 	exec *execLayers
 	// execd: the plan is for a process exec'd into a running container.
 	execd bool
+	// broker is the monitor's broker configuration (nil: no broker rules);
+	// explicitBroker gives the process the explicit protocol's socket.
+	broker         *monitor.BrokerConfig
+	explicitBroker bool
 }
 
 // planLayers validates the plugbox layers a bundle asks for and plans them;
@@ -112,6 +118,20 @@ func planLayers(opts CreateOptions, root string) (*layerPlan, error) {
 		}
 		p.enforced.Monitor = opts.Monitor
 	}
+	unrouted := seccompProfile
+	if seccompProfile, p.broker, p.enforced.Broker, err = planBroker(root, ann.Broker, seccompProfile); err != nil {
+		return nil, err
+	}
+	if p.broker != nil {
+		p.explicitBroker = true
+		if p.monitor == "" {
+			// The monitor serves the broker alone: only the broker's
+			// calls reach the listener, and what the broker leaves to
+			// the monitor gets the profile's answer.
+			p.monitor = monitor.Violations
+			p.policy = monitor.Policy{Mode: monitor.Violations, Profile: unrouted}
+		}
+	}
 	authored := ann.Authored != ""
 	if policy == nil && p.monitor == "" && !authored {
 		// A bundle a client sends (podman, containerd, the OCI suite) gets
@@ -131,7 +151,7 @@ func planLayers(opts CreateOptions, root string) (*layerPlan, error) {
 	// The shim runs with the process's final capabilities; without
 	// no_new_privs the kernel refuses its filter and Landlock ruleset.
 	if !spec.Process.NoNewPrivileges {
-		return nil, fmt.Errorf("config.json: process.noNewPrivileges is false, but plugbox's layers (%s) need it: set \"noNewPrivileges\": true, or remove those annotations to run the bundle as runc would", shimReasons(policy != nil, p.monitor != "", authored))
+		return nil, fmt.Errorf("config.json: process.noNewPrivileges is false, but plugbox's layers (%s) need it: set \"noNewPrivileges\": true, or remove those annotations to run the bundle as runc would", shimReasons(policy != nil, opts.Monitor != "", p.broker != nil, authored))
 	}
 	if policy != nil {
 		abi, err := llsys.LandlockGetABIVersion()
@@ -150,7 +170,7 @@ func planLayers(opts CreateOptions, root string) (*layerPlan, error) {
 	if p.shim, err = shimplan.New(root, spec, seccompProfile, policy, !authored); err != nil {
 		return nil, err
 	}
-	p.exec = &execLayers{Seccomp: seccompProfile, Landlock: policy, Foreign: !authored, Monitor: p.monitor}
+	p.exec = &execLayers{Seccomp: seccompProfile, Landlock: policy, Foreign: !authored, Monitor: p.monitor, Broker: p.broker}
 	if p.monitor != "" {
 		p.exec.MonitorPolicy = &p.policy
 	}
@@ -167,13 +187,16 @@ func planLayers(opts CreateOptions, root string) (*layerPlan, error) {
 }
 
 // shimReasons names the annotations that make a bundle need the exec shim.
-func shimReasons(landlock, monitor, authored bool) string {
+func shimReasons(landlock, monitor, broker, authored bool) string {
 	var why []string
 	if landlock {
 		why = append(why, "annotation "+bundle.AnnotationLandlock)
 	}
 	if monitor {
 		why = append(why, "annotation "+bundle.AnnotationMonitor)
+	}
+	if broker {
+		why = append(why, "annotation "+bundle.AnnotationBroker)
 	}
 	if authored {
 		why = append(why, "annotation "+bundle.AnnotationAuthored)
@@ -341,6 +364,15 @@ func (p *layerPlan) adjustProcess(process *libcontainer.Process, root, id string
 		if err != nil {
 			return err
 		}
+		if p.broker != nil && p.explicitBroker {
+			plugin, own, err := brokerSocket(process)
+			if err != nil {
+				m.Close()
+				return err
+			}
+			p.opened = append(p.opened, plugin)
+			m.BrokerEnd = own
+		}
 		p.spawned = m
 		monitorEnd = m.ShimEnd
 	}
@@ -411,6 +443,9 @@ type execLayers struct {
 	// ClientSeccomp: a client's bundle whose profile alone the shim loads
 	// (clientseccomp); its exec'd processes keep what they ask for.
 	ClientSeccomp bool `json:"clientSeccomp,omitempty"`
+	// Broker is the broker's configuration: an exec'd process's calls
+	// are brokered as the init's are (it gets no explicit socket).
+	Broker *monitor.BrokerConfig `json:"broker,omitempty"`
 }
 
 func (p *layerPlan) record() layerRecord {
@@ -435,6 +470,7 @@ func execPlan(root, id string, process *specs.Process) (*layerPlan, error) {
 	} else if plan.monitor != "" {
 		plan.policy = monitor.Policy{Mode: monitor.Violations, Profile: rec.Exec.Seccomp}
 	}
+	plan.broker = rec.Exec.Broker
 	var err error
 	plan.shim, err = shimplan.New(root, &specs.Spec{Process: process}, rec.Exec.Seccomp, rec.Exec.Landlock, rec.Exec.Foreign)
 	if err != nil {

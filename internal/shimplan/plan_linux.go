@@ -49,7 +49,7 @@ func New(root string, spec *specs.Spec, profile *specs.LinuxSeccomp, policy *bun
 	if err != nil {
 		return nil, fmt.Errorf("config.json: linux.seccomp: %w", err)
 	}
-	program, err := compileCached(root, profile)
+	program, err := CompileCached(root, profile)
 	if err != nil {
 		return nil, fmt.Errorf("config.json: linux.seccomp: %w", err)
 	}
