@@ -9,6 +9,7 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/plugbox/plugbox/broker"
 	"github.com/plugbox/plugbox/seccompgen"
 )
 
@@ -49,6 +50,11 @@ const (
 	// and write paths as bundle init resolved them, which VerifyBinds
 	// checks again at every create.
 	AnnotationBinds = "org.plugbox.binds"
+	// AnnotationBroker holds the manifest's broker section (broker.Spec as
+	// JSON): the host files and connections the plugin may ask plugbox
+	// for, transparently (its own open and connect, on Linux) or over the
+	// descriptor named "broker".
+	AnnotationBroker = "org.plugbox.broker"
 )
 
 // EnforcedPrefix starts the keys `plugbox state` adds to report what it
@@ -93,6 +99,8 @@ type Annotations struct {
 	Binds []AuthoredBind
 	// FreeBSD are the FreeBSD backend's annotations (Capsicum, rctl, ...).
 	FreeBSD FreeBSDOptions
+	// Broker are the broker rules, checked again; nil when there are none.
+	Broker *broker.Policy
 }
 
 // ParseAnnotations decodes plugbox's keys of a config.json's annotations
@@ -165,6 +173,12 @@ func ParseAnnotations(annotations map[string]string) (*Annotations, error) {
 				return nil, err
 			}
 			a.Binds = b
+		case AnnotationBroker:
+			p, err := broker.Decode(value)
+			if err != nil {
+				return nil, fmt.Errorf("annotations[%q]: %w: regenerate it with 'plugbox bundle init'", key, err)
+			}
+			a.Broker = p
 		default:
 			if strings.HasPrefix(key, EnforcedPrefix) {
 				return nil, fmt.Errorf("annotations[%q]: keys under %s report what plugbox enforces and are written only by 'plugbox state': remove it from config.json", key, EnforcedPrefix)
@@ -180,7 +194,7 @@ func ParseAnnotations(annotations map[string]string) (*Annotations, error) {
 	return &a, nil
 }
 
-var knownAnnotations = []string{AnnotationAuthored, AnnotationBinds, AnnotationCapsicum, AnnotationFDNames, AnnotationIDMap, AnnotationLandlock, AnnotationMonitor, AnnotationTimeout, AnnotationViolations,
+var knownAnnotations = []string{AnnotationAuthored, AnnotationBinds, AnnotationBroker, AnnotationCapsicum, AnnotationFDNames, AnnotationIDMap, AnnotationLandlock, AnnotationMonitor, AnnotationTimeout, AnnotationViolations,
 	AnnotationRctl, AnnotationChildrenMax, AnnotationSecurelevel, AnnotationTrapCap}
 
 // LandlockPolicy lists the paths, as seen inside the container, that the
@@ -241,4 +255,18 @@ func ParseViolations(spec *specs.Spec) (seccompgen.Policy, error) {
 		profile = spec.Linux.Seccomp
 	}
 	return seccompgen.PolicyOf(profile, a.Monitor == MonitorAudit), nil
+}
+
+// brokerOf decodes the AnnotationBroker value of annotations for an audit,
+// which reports a bad value instead of stopping; nil when absent.
+func brokerOf(annotations map[string]string) (*broker.Policy, error) {
+	raw, ok := annotations[AnnotationBroker]
+	if !ok {
+		return nil, nil
+	}
+	p, err := broker.Decode(raw)
+	if err != nil {
+		return nil, fmt.Errorf("config.json: annotations[%q]: %w", AnnotationBroker, err)
+	}
+	return p, nil
 }

@@ -8,9 +8,11 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/plugbox/plugbox/broker"
 	"github.com/plugbox/plugbox/seccompgen"
 )
 
@@ -72,13 +74,13 @@ func Worst(findings []Finding) Severity {
 // profile that allows one of them without an argument filter is a High
 // finding; learning mode never records them, so a learned profile with one
 // was edited or steered.
-var deniedAlways = func() map[string]bool {
+var deniedAlways = sync.OnceValue(func() map[string]bool {
 	m := map[string]bool{}
 	for _, n := range seccompgen.DeniedAlways() {
 		m[n] = true
 	}
 	return m
-}()
+})
 
 // argumentOnly are calls plugbox grants only with an argument filter, named
 // with what an unconditional allow opens.
@@ -88,7 +90,7 @@ var argumentOnly = map[string]string{
 }
 
 // groupCalls is every syscall some seccompgen permission group grants.
-var groupCalls = func() map[string]bool {
+var groupCalls = sync.OnceValue(func() map[string]bool {
 	m := map[string]bool{}
 	for _, g := range seccompgen.Groups() {
 		for _, n := range g.Syscalls {
@@ -96,7 +98,7 @@ var groupCalls = func() map[string]bool {
 		}
 	}
 	return m
-}()
+})
 
 // runtimeSockets are host sockets that hand out control of containers or
 // the machine to whoever can connect.
@@ -119,6 +121,7 @@ func Check(spec *specs.Spec, bundleDir string) []Finding {
 	c.linux()
 	c.mounts()
 	c.annotations()
+	c.broker()
 	c.binds(bundleDir)
 	c.descriptors()
 	c.hooks()
@@ -356,11 +359,11 @@ func (c *checker) seccomp(s *specs.LinuxSeccomp) {
 		}
 		for _, n := range sc.Names {
 			switch {
-			case deniedAlways[n] && len(sc.Args) == 0:
+			case deniedAlways()[n] && len(sc.Args) == 0:
 				bad = append(bad, n)
 			case argumentOnly[n] != "" && len(sc.Args) == 0:
 				unfiltered = append(unfiltered, n)
-			case !groupCalls[n] && !deniedAlways[n]:
+			case !groupCalls()[n] && !deniedAlways()[n]:
 				beyond = append(beyond, n)
 			}
 		}
@@ -369,7 +372,7 @@ func (c *checker) seccomp(s *specs.LinuxSeccomp) {
 	// profile with trace --allow-denied, or a hand edit).
 	var patterns []string
 	for _, r := range seccompgen.NeverGrantedRules(s) {
-		if !deniedAlways[r.Name] && !(argumentOnly[r.Name] != "" && len(s.Syscalls[r.Index].Args) == 0) {
+		if !deniedAlways()[r.Name] && !(argumentOnly[r.Name] != "" && len(s.Syscalls[r.Index].Args) == 0) {
 			patterns = append(patterns, fmt.Sprintf("%s (rule %d)", r.What, r.Index))
 		}
 	}
@@ -379,7 +382,7 @@ func (c *checker) seccomp(s *specs.LinuxSeccomp) {
 	for _, sc := range s.Syscalls {
 		if sc.Action == specs.ActAllow || sc.Action == specs.ActLog {
 			for _, n := range sc.Names {
-				if deniedAlways[n] && len(sc.Args) > 0 {
+				if deniedAlways()[n] && len(sc.Args) > 0 {
 					bad = append(bad, n)
 				}
 			}
@@ -668,6 +671,52 @@ func socketBelow(dir string, limit int) string {
 func (c *checker) binds(bundleDir string) {
 	if err := VerifyBinds(bundleDir, c.spec); err != nil {
 		c.add(High, "annotations["+AnnotationBinds+"]", err.Error(), "restore the path, or re-author the bundle with 'plugbox bundle init'")
+	}
+}
+
+// broker lists what the plugin may ask plugbox's broker for, one finding
+// a rule: each reaches past the sandbox's own mounts and network
+// namespace. A rule bundle init would refuse is Medium or High.
+func (c *checker) broker() {
+	field := "annotations[" + AnnotationBroker + "]"
+	p, err := brokerOf(c.spec.Annotations)
+	if err != nil {
+		c.add(High, field, "the broker rules do not parse, so create fails: "+err.Error(), "fix the rule, or regenerate the bundle with 'plugbox bundle init'")
+		return
+	}
+	if p == nil {
+		return
+	}
+	for _, r := range p.Open {
+		what := map[broker.Access]string{
+			broker.Read:   "a read-only descriptor of each existing host file",
+			broker.Write:  "a read-write descriptor of each existing host file",
+			broker.Create: fmt.Sprintf("a new host file (mode %04o, owned by the user plugbox runs as), written through its descriptor, for each name", r.Mode),
+		}[r.Access]
+		target := r.Dir
+		if r.Name != "" && !r.Glob {
+			target = r.Dir + "/" + r.Name
+		}
+		sev, problem, fix := hostBindRisk(target, r.Access != broker.Read)
+		if sev < Medium {
+			sev, fix = Low, "keep the rule as narrow as the plugin needs (an exact name or a glob in one directory)"
+			where := "matching " + r.Path
+			if r.Name == "" {
+				where = "beneath " + r.Path
+			}
+			problem = fmt.Sprintf("on request the broker gives the plugin %s %s (%s, symbolic links never followed)", what, where, r.Access)
+		}
+		c.add(sev, field+" "+r.Field, problem, fix)
+	}
+	for _, d := range p.Connect {
+		problem := fmt.Sprintf("on request the broker connects the plugin to %s from the host, whatever its own network namespace allows", d.Raw)
+		sev, fix := Low, "list only the destinations the plugin needs"
+		if d.Network == "unix" {
+			if s, pr, f := bindRisk(d.Path, false); s >= High {
+				sev, problem, fix = s, pr, f
+			}
+		}
+		c.add(sev, field+" "+d.Field, problem, fix)
 	}
 }
 

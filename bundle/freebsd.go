@@ -186,6 +186,9 @@ func FreeBSDSpec(m *Manifest, opts SpecOptions) (*specs.Spec, error) {
 	if len(e.FDs) > 0 {
 		spec.Annotations[AnnotationFDNames] = strings.Join(e.FDs, ":")
 	}
+	if err := addBroker(&e, spec.Annotations); err != nil {
+		return nil, err
+	}
 	if len(e.Read) == 0 && len(e.Write) == 0 && e.Network == NetworkNone {
 		spec.Annotations[AnnotationCapsicum] = "true"
 		if e.OnViolation == ViolationKill {

@@ -73,7 +73,7 @@ func describeJSONError(name string, data []byte, err error) error {
 	switch {
 	case errors.As(err, &syn):
 		// Offset counts the bad byte itself; point at it.
-		line, col := position(data, syn.Offset-1)
+		line, col := position(data, syn.Offset-syntaxOffsetPast)
 		return fmt.Errorf("%s:%d:%d: malformed JSON: %v", name, line, col, syn)
 	case errors.As(err, &typ):
 		line, col := position(data, typ.Offset)

@@ -9,10 +9,12 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/plugbox/plugbox/broker"
 	"github.com/plugbox/plugbox/seccompgen"
 )
 
@@ -110,6 +112,11 @@ type Manifest struct {
 	// plugin runs as 0 of its own user namespace instead (see SpecOptions).
 	UID *uint32 `json:"uid,omitempty"`
 	GID *uint32 `json:"gid,omitempty"`
+	// Broker lists the host files and connections the plugin may ask
+	// plugbox for at run time (see package broker): on Linux its own open
+	// and connect calls are brokered, and on both systems it gets the
+	// descriptor "broker" for the explicit protocol.
+	Broker *broker.Spec `json:"broker,omitempty"`
 }
 
 // Limits bounds what a plugin may consume. Sizes are a byte count (a JSON
@@ -225,7 +232,7 @@ func (b *ByteSize) UnmarshalJSON(data []byte) error {
 }
 
 // manifestFields lists plugin.json's keys for unknown-field messages.
-const manifestFields = "name, command, cwd, env, read, write, network, syscalls, extraSyscalls, onViolation, syscallActions, seccompSpecAllow, landlock, limits{memory, tmp, pids, cpus, openFiles, timeout, fileSize}, fds, readableExecutable, uid, gid"
+const manifestFields = "name, command, cwd, env, read, write, network, syscalls, extraSyscalls, onViolation, syscallActions, seccompSpecAllow, landlock, limits{memory, tmp, pids, cpus, openFiles, timeout, fileSize}, fds, readableExecutable, uid, gid, broker{open[{path, access, mode}], connect}"
 
 // LoadManifest reads and strictly decodes a plugin.json, then validates it
 // (including that its read and write paths exist on this host).
@@ -364,6 +371,9 @@ func (m *Manifest) Validate() error {
 			return fmt.Errorf("extraSyscalls[%d] %q is not a syscall name: use the kernel's name, e.g. \"getrandom\"", i, s)
 		}
 	}
+	if _, err := m.brokerPolicy(); err != nil {
+		return err
+	}
 	// Generate checks what spans fields: Extra names it refuses, a
 	// network that needs a socket group, a per-call action for a call the
 	// groups allow.
@@ -381,7 +391,11 @@ func (m *Manifest) Validate() error {
 		if n == "" || len(n) > 255 || strings.ContainsAny(n, ":") || !printableASCII(n) {
 			return fmt.Errorf("fds[%d] %q: a descriptor name is 1 to 255 printable ASCII characters without ':'", i, n)
 		}
+		if n == broker.FDName && m.Broker != nil {
+			return fmt.Errorf("fds[%d] is %q, the name plugbox gives the broker's socket: rename the descriptor", i, n)
+		}
 	}
+
 	if m.UID != nil && (*m.UID == 0 || *m.UID >= idMapSize-1) {
 		return fmt.Errorf(`field "uid" is %d: use an id from 1 to %d (plugins never run as root)`, *m.UID, idMapSize-2)
 	}
@@ -598,10 +612,65 @@ func (m *Manifest) seccompOptions() (seccompgen.Options, error) {
 	}
 	p, err := m.Policy()
 	return seccompgen.Options{
-		Groups:     groups,
-		Extra:      m.ExtraSyscalls,
-		Network:    m.Network,
-		Violations: p,
-		SpecAllow:  m.SeccompSpecAllow,
+		Groups:       groups,
+		Extra:        m.ExtraSyscalls,
+		Network:      m.Network,
+		Violations:   p,
+		SpecAllow:    m.SeccompSpecAllow,
+		BrokerTCP:    m.brokersTCP(),
+		BrokerSocket: m.Broker != nil,
 	}, err
+}
+
+// brokersTCP says the broker section names a tcp destination.
+func (m *Manifest) brokersTCP() bool {
+	if m.Broker == nil {
+		return false
+	}
+	for _, c := range m.Broker.Connect {
+		if strings.HasPrefix(c, "tcp:") {
+			return true
+		}
+	}
+	return false
+}
+
+// brokerPolicy checks the broker section and decodes it (nil without
+// one): the rules' syntax, host paths plugbox would not bind either, and
+// the socket group connect rules need.
+func (m *Manifest) brokerPolicy() (*broker.Policy, error) {
+	if m.Broker == nil {
+		return nil, nil
+	}
+	p, err := broker.Compile(*m.Broker)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range p.Open {
+		target := r.Dir
+		if r.Name != "" && !r.Glob {
+			target = r.Dir + "/" + r.Name
+		}
+		if sev, problem, fix := hostBindRisk(target, r.Access != broker.Read); sev >= Medium {
+			return nil, fmt.Errorf("%s.path %q: %s: %s", r.Field, r.Path, problem, fix)
+		}
+	}
+	for _, d := range p.Connect {
+		if d.Network != "unix" {
+			continue
+		}
+		if sev, problem, fix := bindRisk(d.Path, false); sev >= High {
+			return nil, fmt.Errorf("%s %q: %s: %s", d.Field, d.Raw, problem, fix)
+		}
+	}
+	if len(p.Connect) > 0 {
+		groups := m.Syscalls
+		if groups == nil {
+			groups = DefaultSyscallGroups()
+		}
+		if !slices.Contains(groups, "net-client") && !slices.Contains(groups, "net-server") {
+			return nil, errors.New(`broker.connect needs sockets and connect(2): add "net-client" to "syscalls"`)
+		}
+	}
+	return p, nil
 }

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/plugbox/plugbox/broker"
 	"github.com/plugbox/plugbox/seccompgen"
 )
 
@@ -183,6 +185,9 @@ func Spec(m *Manifest, opts SpecOptions) (*specs.Spec, error) {
 	if len(e.FDs) > 0 {
 		spec.Annotations[AnnotationFDNames] = strings.Join(e.FDs, ":")
 	}
+	if err := addBroker(&e, spec.Annotations); err != nil {
+		return nil, err
+	}
 	if len(binds) > 0 {
 		raw, err := json.Marshal(binds)
 		if err != nil {
@@ -240,15 +245,40 @@ func namespaces(network string) []specs.LinuxNamespace {
 	return ns
 }
 
+// addBroker writes the manifest's broker section, in its canonical form,
+// as AnnotationBroker.
+func addBroker(e *Manifest, annotations map[string]string) error {
+	p, err := e.brokerPolicy()
+	if err != nil || p == nil {
+		return err
+	}
+	raw, err := p.Encode()
+	if err != nil {
+		return err
+	}
+	annotations[AnnotationBroker] = raw
+	return nil
+}
+
+// fdNames are the LISTEN_FDNAMES of the plugin: the descriptors the host
+// passes, then plugbox's broker socket when there are broker rules.
+func fdNames(e *Manifest) []string {
+	names := slices.Clone(e.FDs)
+	if e.Broker != nil {
+		names = append(names, broker.FDName)
+	}
+	return names
+}
+
 // environment builds process.env: defaults, the sd_listen_fds variables,
 // then the manifest's own (which may override PATH and HOME).
 func environment(e *Manifest) []string {
 	env := []string{"PATH=" + DefaultPath, "HOME=/tmp"}
-	if len(e.FDs) > 0 {
+	if names := fdNames(e); len(names) > 0 {
 		// The plugin is pid 1 of its PID namespace, so LISTEN_PID is 1.
 		env = append(env,
-			"LISTEN_FDS="+strconv.Itoa(len(e.FDs)),
-			"LISTEN_FDNAMES="+strings.Join(e.FDs, ":"),
+			"LISTEN_FDS="+strconv.Itoa(len(names)),
+			"LISTEN_FDNAMES="+strings.Join(names, ":"),
 			"LISTEN_PID=1")
 	}
 	for _, kv := range e.Env {

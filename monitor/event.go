@@ -17,6 +17,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/plugbox/plugbox/broker"
 )
 
 // Mode says how the listener answers.
@@ -51,8 +53,10 @@ type Event struct {
 	Syscall   string    `json:"syscall"`
 	Nr        int32     `json:"nr"`
 	Args      []uint64  `json:"args"`
-	// Action is "denied" (answered Errno), "allowed" (learning mode) or
-	// "audited" (an audit action: the call ran).
+	// Action is "denied" (answered an errno), "allowed" (learning mode) or
+	// "audited" (an audit action: the call ran); for a call the broker
+	// decided, "granted" (the plugin got a descriptor) or "refused" (the
+	// call got what the profile says).
 	Action string `json:"action"`
 	// Errno names the errno a denied call got, e.g. "EPERM".
 	Errno string `json:"errno,omitempty"`
@@ -64,6 +68,24 @@ type Event struct {
 	// covers the repeats from Time to Last.
 	Count uint64     `json:"count,omitempty"`
 	Last  *time.Time `json:"last,omitempty"`
+	// Broker is the broker's decision on a brokered call or request.
+	Broker *broker.Record `json:"broker,omitempty"`
+}
+
+// Actions of broker records.
+const (
+	ActionGranted = "granted"
+	ActionRefused = "refused"
+)
+
+// BrokerEvent is the log record of a broker request made over the explicit
+// protocol (no system call of the plugin's stands behind it).
+func BrokerEvent(container string, r broker.Record) Event {
+	e := Event{Time: time.Now().UTC(), Container: container, Syscall: r.Op, Nr: -1, Action: ActionRefused, Broker: &r}
+	if r.Granted {
+		e.Action = ActionGranted
+	}
+	return e
 }
 
 // Calls is how many calls e stands for.
@@ -77,16 +99,40 @@ func (e Event) Calls() uint64 {
 // String renders an event as one human-readable line, with the arguments
 // DecodeArgs names in place of their numbers.
 func (e Event) String() string {
+	if b := e.Broker; b != nil && (e.Action == ActionGranted || e.Action == ActionRefused) {
+		s := fmt.Sprintf("%s %s pid %d broker %s %s", e.Time.Format(time.RFC3339Nano), e.Container, e.Pid, b.Op, b.Target)
+		if b.Access != "" {
+			s += " (" + b.Access + ")"
+		}
+		s += " " + e.Action
+		if b.Rule != "" {
+			s += " by " + b.Rule
+		}
+		s += " via " + b.Via
+		if b.Granted && b.FD > 0 {
+			s += fmt.Sprintf(", as fd %d", b.FD)
+		}
+		if b.Reason != "" {
+			s += ": " + b.Reason
+		}
+		return s + repeats(e)
+	}
 	s := fmt.Sprintf("%s %s pid %d %s %s %s",
 		e.Time.Format(time.RFC3339Nano), e.Container, e.Pid, e.Arch, callText(e.Syscall, e.Arch, e.Args), e.Action)
 	if e.Errno != "" {
 		s += " " + e.Errno
 	}
-	if e.Count > 1 {
-		s += " ×" + strconv.FormatUint(e.Count, 10)
-		if e.Last != nil {
-			s += " until " + e.Last.Format(time.RFC3339Nano)
-		}
+	return s + repeats(e)
+}
+
+// repeats renders the run of identical calls a line stands for, or "".
+func repeats(e Event) string {
+	if e.Count <= 1 {
+		return ""
+	}
+	s := " ×" + strconv.FormatUint(e.Count, 10)
+	if e.Last != nil {
+		s += " until " + e.Last.Format(time.RFC3339Nano)
 	}
 	return s
 }

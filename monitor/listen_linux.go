@@ -10,6 +10,7 @@ import (
 	libseccomp "github.com/seccomp/libseccomp-golang"
 	"golang.org/x/sys/unix"
 
+	"github.com/plugbox/plugbox/broker"
 	"github.com/plugbox/plugbox/seccompgen"
 )
 
@@ -34,9 +35,13 @@ type seccompNotifResp struct {
 
 // Serve answers notifications on listener until every process using the
 // filter has exited, answering each call as ans says and recording it with
-// rec before answering it. report, when not nil, receives the running counters a few
-// times a second while they change. Serve closes rec before it returns.
-func Serve(listener int, rec *Recorder, ans *Answerer, report func(Counters)) error {
+// rec before answering it. report, when not nil, receives the running
+// counters a few times a second while they change. With b, the broker
+// answers the calls it handles first (broker.Transparent); what it leaves
+// (a refusal the profile routes to the monitor) ans answers; and Serve
+// answers the broker's explicit protocol too. Serve closes rec before it
+// returns.
+func Serve(listener int, rec *Recorder, ans *Answerer, report func(Counters), b *Broker) error {
 	names := syscallNames{}
 	tick := rec.limits.Window / 4
 	if tick <= 0 {
@@ -51,12 +56,22 @@ func Serve(listener int, rec *Recorder, ans *Answerer, report func(Counters)) er
 		}
 	}()
 	fds := []unix.PollFd{{Fd: int32(listener), Events: unix.POLLIN}}
+	if b != nil && b.explicit >= 0 {
+		defer func() {
+			if b.explicit >= 0 {
+				unix.Close(b.explicit)
+			}
+		}()
+		fds = append(fds, unix.PollFd{Fd: int32(b.explicit), Events: unix.POLLIN})
+	}
 	for {
 		timeout := -1
 		if !rec.Idle() || (report != nil && rec.Counters() != reported) {
 			timeout = int(tick / time.Millisecond)
 		}
-		fds[0].Revents = 0
+		for i := range fds {
+			fds[i].Revents = 0
+		}
 		n, err := unix.Poll(fds, timeout)
 		if err != nil && !errors.Is(err, unix.EINTR) {
 			return fmt.Errorf("poll seccomp listener: %w", err)
@@ -74,6 +89,12 @@ func Serve(listener int, rec *Recorder, ans *Answerer, report func(Counters)) er
 		if n <= 0 {
 			continue
 		}
+		if len(fds) > 1 && fds[1].Revents != 0 && b.serveExplicit(rec) {
+			fds[1].Fd = -1 // closed: poll skips it
+		}
+		if fds[0].Revents == 0 {
+			continue
+		}
 		if fds[0].Revents&unix.POLLIN == 0 {
 			return nil // POLLHUP: no process uses the filter any more
 		}
@@ -89,6 +110,14 @@ func Serve(listener int, rec *Recorder, ans *Answerer, report func(Counters)) er
 			Args: append([]uint64(nil), req.Args[:]...),
 		}
 		event.Arch, event.Syscall = names.lookup(req.Arch, req.Nr)
+		if b != nil {
+			n := broker.Notification{ID: req.ID, Pid: req.Pid, Nr: req.Nr, Arch: req.Arch, IP: req.IP, Args: req.Args}
+			v := b.transparent.Handle(listener, n, brokerLog{rec: rec, event: event, now: now})
+			if v.Answered {
+				continue
+			}
+			event.Broker = v.Record
+		}
 		var args [6]uint64
 		copy(args[:], event.Args)
 		answer, canonical := ans.Answer(event.Syscall, args)

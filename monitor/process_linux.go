@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/plugbox/plugbox/internal/trace"
 	"golang.org/x/sys/unix"
 )
 
@@ -65,11 +66,17 @@ type Config struct {
 	// Exec: the monitor of a process exec'd into a running container; its
 	// status has a name of its own (ExecStatusPrefix).
 	Exec bool `json:"exec,omitempty"`
+	// Broker, when not nil, is the container's broker, which the
+	// listener's process runs; BrokerSocket is the explicit protocol's
+	// socket (nil for an exec'd process), passed to Start.
+	Broker       *BrokerConfig `json:"broker,omitempty"`
+	BrokerSocket *os.File      `json:"-"`
 
 	// Descriptor numbers in the supervisor, set by Start.
 	ControlFD int `json:"controlFd"`
 	ParentFD  int `json:"parentFd"`
 	SocketFD  int `json:"socketFd"`
+	BrokerFD  int `json:"brokerFd"`
 }
 
 // Cgroups are a container's cgroup directories as its monitor uses them.
@@ -109,7 +116,7 @@ func Start(cfg Config, socket *os.File) (*Process, error) {
 	theirs := os.NewFile(uintptr(fds[1]), "monitor-control")
 	defer theirs.Close()
 	files := []*os.File{theirs}
-	cfg.ControlFD, cfg.ParentFD, cfg.SocketFD = 3, -1, -1
+	cfg.ControlFD, cfg.ParentFD, cfg.SocketFD, cfg.BrokerFD = 3, -1, -1, -1
 	if cfg.DieWithParent {
 		fd, err := unix.PidfdOpen(os.Getpid(), 0)
 		if err != nil {
@@ -124,6 +131,10 @@ func Start(cfg Config, socket *os.File) (*Process, error) {
 	if socket != nil {
 		cfg.SocketFD = 3 + len(files)
 		files = append(files, socket)
+	}
+	if cfg.BrokerSocket != nil {
+		cfg.BrokerFD = 3 + len(files)
+		files = append(files, cfg.BrokerSocket)
 	}
 	cmd, err := command(roleSupervise, cfg, files)
 	if err == nil {
@@ -261,7 +272,15 @@ func Main() {
 	case roleSupervise:
 		err = supervise(cfg)
 	case roleServe:
+		// PLUGBOX_TRACE: the listener's part of the start's waterfall.
+		tracePath := os.Getenv(trace.EnvFile)
+		if tracePath != "" {
+			trace.Start()
+		}
 		err = serve(cfg)
+		if tracePath != "" {
+			_ = trace.AppendFile(tracePath, trace.Events())
+		}
 	default:
 		err = fmt.Errorf("unknown role %q", os.Args[2])
 	}
@@ -279,7 +298,8 @@ func Main() {
 var errSaid = errors.New("reported to the starter")
 
 // serve is the listener's process: the socket on which the exec shim
-// announces the listener as fd 3, a pipe for its counters on fd 4. It starts
+// announces the listener as fd 3, a pipe for its counters on fd 4, the
+// broker's explicit socket, if any, on fd 5 (brokerFD). It starts
 // with the container, so that the shim (which waits for it) and the
 // plugin's first notified call need not wait for a process to start.
 func serve(cfg Config) error {
@@ -302,6 +322,7 @@ func serve(cfg Config) error {
 	if err != nil {
 		return err // the shim sees the socket close and fails the start
 	}
+	trace.Mark("monitor: listener taken, shim released")
 	_ = unix.SetNonblock(counters, true)
 	w, err := OpenLog(cfg.Log, cfg.Limits.MaxBytes)
 	if err != nil {
@@ -317,5 +338,22 @@ func serve(cfg Config) error {
 		// The counters are running totals, so a skipped line loses nothing.
 		_, _ = unix.Write(counters, append(data, '\n'))
 	}
-	return Serve(listener, rec, ans, report)
+	var b *Broker
+	if cfg.Broker != nil {
+		var explicit *os.File
+		if cfg.BrokerFD >= 0 {
+			explicit = os.NewFile(serveBrokerFD, "broker-socket")
+			defer explicit.Close()
+		}
+		if b, err = NewBroker(cfg.Broker, explicit); err != nil {
+			// Without its broker the plugin's routed calls would wait:
+			// fail, and the kernel answers them ENOSYS.
+			return err
+		}
+		SyncWakeUp(listener)
+	}
+	return Serve(listener, rec, ans, report, b)
 }
+
+// serveBrokerFD is the explicit socket's number in the listener's process.
+const serveBrokerFD = 5

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -158,7 +159,13 @@ func (s *Summary) add(rec Record, seen map[string]bool) {
 				break
 			}
 			s.Denied += n.Count
-			for name := range n.Calls {
+			for name, count := range n.Calls {
+				if strings.HasPrefix(name, brokerDropPrefix) {
+					// The broker's grants and refusals are no denials.
+					s.Denied -= count
+					s.Allowed += count
+					continue
+				}
 				s.name(name, seen)
 			}
 		case NoticeLost:

@@ -57,6 +57,9 @@ type callKey struct {
 	nr     int32
 	args   [6]uint64
 	action string
+	// broker is what the broker decided on (path or destination, and
+	// why): the same arguments may point at a different path each time.
+	broker string
 }
 
 // pending counts the repeats of one call in the current window.
@@ -188,6 +191,9 @@ func (r *Recorder) Retract() {
 func (r *Recorder) key(e Event) callKey {
 	k := callKey{pid: e.Pid, arch: e.Arch, nr: e.Nr, action: e.Action}
 	copy(k.args[:], e.Args)
+	if b := e.Broker; b != nil {
+		k.broker = b.Op + " " + b.Target + " " + b.Access + " " + b.Via + " " + b.Reason
+	}
 	if r.learning {
 		k.pid = 0
 	}
@@ -252,15 +258,20 @@ func (r *Recorder) emitRepeats(p *pending, now time.Time, force bool) {
 // emit writes a call line for calls calls, or counts them as dropped when
 // the rate limit (unless force) or the size cap says no.
 func (r *Recorder) emit(e Event, calls uint64, now time.Time, force bool) {
+	name := e.Syscall
+	if e.Broker != nil && (e.Action == ActionGranted || e.Action == ActionRefused) {
+		// A dropped notice counts the broker's records apart.
+		name = brokerDropPrefix + e.Action
+	}
 	if !force && !r.learning && !r.take(now) {
-		r.drop(e.Syscall, calls, "more than "+strconv.FormatFloat(r.limits.Rate, 'f', -1, 64)+" lines/s")
+		r.drop(name, calls, "more than "+strconv.FormatFloat(r.limits.Rate, 'f', -1, 64)+" lines/s")
 		return
 	}
 	switch err := r.out.Append(e, false); {
 	case err == nil:
 		r.counters.Logged += calls
 	case errors.Is(err, ErrLogFull):
-		r.drop(e.Syscall, calls, fmt.Sprintf("log size cap %d bytes reached", r.limits.MaxBytes))
+		r.drop(name, calls, fmt.Sprintf("log size cap %d bytes reached", r.limits.MaxBytes))
 	default:
 		r.lose(calls, err)
 	}
@@ -335,6 +346,11 @@ func joinSorted(s []string) string {
 	sort.Strings(s)
 	return strings.Join(s, "; ")
 }
+
+// brokerDropPrefix names the broker's records in a dropped notice's
+// counts ("broker granted", "broker refused"; a refusal left to the
+// monitor is counted as the denial it is).
+const brokerDropPrefix = "broker "
 
 // action is what every call of this mode is answered with, "" in audit
 // mode, which denies some calls and lets others run (the notice's per-call

@@ -19,10 +19,14 @@ import (
 type Spawn struct {
 	// ShimEnd goes into the container as an extra descriptor (nil without
 	// a listener to serve); ReleaseShimEnd closes this process's copy.
-	ShimEnd  *os.File
-	ownEnd   *os.File // goes to the monitor process
-	listener bool     // the monitor serves a seccomp listener
-	proc     *Process
+	ShimEnd *os.File
+	// BrokerEnd is the monitor's end of the broker's explicit socket (nil
+	// without one; the plugin's end is among the container process's
+	// files). Start hands it to the monitor process.
+	BrokerEnd *os.File
+	ownEnd    *os.File // goes to the monitor process
+	listener  bool     // the monitor serves a seccomp listener
+	proc      *Process
 }
 
 // NewListenerSpawn makes the socket pair on which the exec shim announces
@@ -70,7 +74,7 @@ func (m *Spawn) Close() {
 	if m.proc != nil {
 		m.proc.Kill()
 	}
-	for _, f := range []*os.File{m.ShimEnd, m.ownEnd} {
+	for _, f := range []*os.File{m.ShimEnd, m.ownEnd, m.BrokerEnd} {
 		if f != nil {
 			f.Close()
 		}
@@ -78,12 +82,17 @@ func (m *Spawn) Close() {
 }
 
 // Start starts the monitor process of cfg, handing it the socket's other
-// end when there is a listener to serve.
+// end when there is a listener to serve, and BrokerEnd.
 func (m *Spawn) Start(cfg Config) error {
+	if m.BrokerEnd != nil {
+		cfg.BrokerSocket = m.BrokerEnd
+	}
 	proc, err := Start(cfg, m.ownEnd)
-	if m.ownEnd != nil {
-		m.ownEnd.Close()
-		m.ownEnd = nil
+	for _, f := range []**os.File{&m.ownEnd, &m.BrokerEnd} {
+		if *f != nil {
+			(*f).Close()
+			*f = nil
+		}
 	}
 	if err != nil {
 		return err

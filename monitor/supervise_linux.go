@@ -24,6 +24,7 @@ type supervisor struct {
 	initFD   int      // pidfd of the container's init, -1 once it exited
 	parentFD int      // pidfd of the CLI to die with, -1 if none
 	socket   *os.File // the shim's socket, until handed to the listener's process
+	broker   *os.File // the broker's explicit socket, likewise (nil: none)
 	inotify  int      // watches StartFile's directory until the start, -1 otherwise
 	deadline time.Time
 
@@ -43,7 +44,7 @@ type supervisor struct {
 // and the listener's process has finished.
 func supervise(cfg Config) error {
 	// What it inherited must not reach the listener's process.
-	for _, fd := range []int{cfg.ControlFD, cfg.ParentFD, cfg.SocketFD} {
+	for _, fd := range []int{cfg.ControlFD, cfg.ParentFD, cfg.SocketFD, cfg.BrokerFD} {
 		if fd >= 0 {
 			unix.CloseOnExec(fd)
 		}
@@ -82,6 +83,9 @@ func supervise(cfg Config) error {
 		// The listener's process starts first, so that its start overlaps
 		// the cgroup moves (it is moved with the supervisor).
 		s.socket = os.NewFile(uintptr(cfg.SocketFD), "monitor-socket")
+		if cfg.BrokerFD >= 0 {
+			s.broker = os.NewFile(uintptr(cfg.BrokerFD), "broker-socket")
+		}
 		s.spawnListener()
 	}
 	// Now the container: its init and its cgroups, once libcontainer has
@@ -381,9 +385,12 @@ func (s *supervisor) sweep(now time.Time) {
 // the exec shim and serves it. Only that process ever holds the listener:
 // its death releases the plugin's waiting calls.
 func (s *supervisor) spawnListener() {
-	sock := s.socket
-	s.socket = nil
+	sock, brokerSock := s.socket, s.broker
+	s.socket, s.broker = nil, nil
 	defer sock.Close()
+	if brokerSock != nil {
+		defer brokerSock.Close()
+	}
 	var pipe [2]int
 	if err := unix.Pipe2(pipe[:], unix.O_CLOEXEC); err != nil {
 		s.listenerLost(0, "could not be started: "+err.Error())
@@ -391,7 +398,11 @@ func (s *supervisor) spawnListener() {
 	}
 	pw := os.NewFile(uintptr(pipe[1]), "counters")
 	defer pw.Close()
-	cmd, err := command(roleServe, s.cfg, []*os.File{sock, pw})
+	files := []*os.File{sock, pw}
+	if brokerSock != nil {
+		files = append(files, brokerSock) // serveBrokerFD
+	}
+	cmd, err := command(roleServe, s.cfg, files)
 	if err == nil {
 		err = cmd.Start()
 	}

@@ -37,3 +37,6 @@ func CapsicumViolations(root, id string) (*jail.Trace, error) {
 	}
 	return jail.ParseKtrace(data)
 }
+
+// StartCgroupWarmup does nothing on FreeBSD: jails have no cgroups.
+func StartCgroupWarmup() {}

@@ -29,6 +29,7 @@ import (
 
 	"github.com/plugbox/plugbox/internal/atomicfile"
 	"github.com/plugbox/plugbox/internal/shimplan"
+	"github.com/plugbox/plugbox/internal/trace"
 )
 
 // linuxBackend runs containers with runc's libcontainer.
@@ -55,6 +56,7 @@ type linuxContainer struct {
 	process *libcontainer.Process // nil unless created by this process
 	stop    func()                // releases what Create set up for this process
 	monitor *monitor.Spawn        // the seccomp monitor started by this process
+	trace   *os.File              // the exec shim's trace page (tracing only)
 }
 
 // Create takes the ID by making its state directory (the uniqueness guard)
@@ -80,6 +82,7 @@ func (b *linuxBackend) Create(opts CreateOptions) (_ Container, retErr error) {
 		}
 		return nil, err
 	}
+	trace.Mark("create: state directory made and locked")
 	dir := lock.Dir()
 	var lc *linuxContainer
 	defer func() {
@@ -105,6 +108,7 @@ func (b *linuxBackend) Create(opts CreateOptions) (_ Container, retErr error) {
 	if err != nil {
 		return nil, err
 	}
+	trace.Mark("create: layers planned (Landlock, BPF from cache)")
 	config, err := libcontainerConfig(opts)
 	if err != nil {
 		return nil, err
@@ -115,10 +119,12 @@ func (b *linuxBackend) Create(opts CreateOptions) (_ Container, retErr error) {
 	if err := writeCreateRecord(dir, &createRecord{Bundle: opts.Bundle, Created: time.Now().UTC(), Cgroups: config.Cgroups}); err != nil {
 		return nil, fmt.Errorf("create %s: %w", opts.ID, err)
 	}
+	trace.Mark("create: config converted (specconv), create record written")
 	c, err := libcontainer.Create(dir, opts.ID, config)
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", opts.ID, err)
 	}
+	trace.Mark("create: libcontainer.Create (state dir, cgroup manager)")
 	created := &linuxContainer{backend: b, c: c}
 	if err := created.startInit(opts, layers); err != nil {
 		_ = c.Destroy()
@@ -128,6 +134,7 @@ func (b *linuxBackend) Create(opts CreateOptions) (_ Container, retErr error) {
 	if err := writeLayerRecord(dir, layers.record()); err != nil {
 		return nil, err
 	}
+	trace.Mark("create: layer record written")
 	return lc, nil
 }
 
@@ -212,11 +219,13 @@ func (lc *linuxContainer) startInit(opts CreateOptions, layers *layerPlan) error
 		cleanup()
 		return err
 	}
+	trace.Mark("create: process, stdio and shim descriptors ready")
 	if err := lc.c.Start(process); err != nil {
 		layers.abort()
 		cleanup()
 		return err
 	}
+	trace.Mark("create: init waits on the exec fifo (libcontainer Start returned)")
 	if err := layers.afterStart(lc.c, process); err != nil {
 		layers.abort()
 		_ = process.Signal(unix.SIGKILL)
@@ -224,11 +233,14 @@ func (lc *linuxContainer) startInit(opts CreateOptions, layers *layerPlan) error
 		cleanup()
 		return err
 	}
+	if layers.shim != nil {
+		lc.trace = layers.shim.Trace()
+	}
 	lc.monitor = layers.spawned
 	if opts.PidFile != "" {
 		pid, err := process.Pid()
 		if err == nil {
-			err = atomicfile.Write(opts.PidFile, []byte(strconv.Itoa(pid)), 0o644)
+			err = atomicfile.WriteVolatile(opts.PidFile, []byte(strconv.Itoa(pid)), 0o644)
 		}
 		if err != nil {
 			_ = process.Signal(unix.SIGKILL)
@@ -284,6 +296,7 @@ func newProcess(p *specs.Process) (*libcontainer.Process, error) {
 		AppArmorProfile: p.ApparmorProfile,
 		Scheduler:       p.Scheduler,
 		IOPriority:      p.IOPriority,
+		LogLevel:        initLogLevel(),
 	}
 	if p.ConsoleSize != nil {
 		lp.ConsoleWidth = uint16(p.ConsoleSize.Width)
@@ -361,6 +374,8 @@ func (lc *linuxContainer) State() (*specs.State, error) {
 			"landlock":        layers.Landlock,
 			"monitor":         layers.Monitor,
 			"limits":          layers.Limits,
+			"network":         layers.Network,
+			"broker":          layers.Broker,
 		} {
 			if value != "" {
 				st.Annotations[bundle.EnforcedPrefix+key] = value
@@ -396,9 +411,11 @@ func (lc *linuxContainer) Start() error {
 	if s != libcontainer.Created {
 		return fmt.Errorf("start %s: it is %s: %w", lc.ID(), s, ErrNotCreated)
 	}
+	trace.Mark("start: container locked, state loaded")
 	if err := lc.c.Exec(); err != nil {
 		return fmt.Errorf("start %s: %w", lc.ID(), err)
 	}
+	trace.Mark("start: exec fifo read (init released)")
 	return nil
 }
 
@@ -486,6 +503,7 @@ func (lc *linuxContainer) deleteLocked(lock *store.Lock, force bool) error {
 	if err := lc.c.Destroy(); err != nil {
 		return fmt.Errorf("delete %s: %w", lc.ID(), err)
 	}
+	trace.Mark("delete: libcontainer Destroy (cgroups, state dir)")
 	if lc.stop != nil {
 		lc.stop()
 		lc.stop = nil
@@ -550,6 +568,10 @@ func (lc *linuxContainer) Wait() (int, error) {
 	stop := forwardSignals(lc.process)
 	ps, err := lc.process.Wait()
 	stop()
+	trace.Mark("wait: plugin exited")
+	if pid, perr := lc.process.Pid(); perr == nil {
+		markShimTrace(lc.trace, pid)
+	}
 	if lc.stop != nil {
 		lc.stop()
 		lc.stop = nil
@@ -557,6 +579,7 @@ func (lc *linuxContainer) Wait() (int, error) {
 	var merr error
 	if lc.monitor != nil {
 		merr = lc.monitor.Wait()
+		trace.Mark("wait: monitor finished its log")
 	}
 	if ps == nil {
 		return -1, fmt.Errorf("wait %s: %w", lc.ID(), err)

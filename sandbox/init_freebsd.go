@@ -18,3 +18,16 @@ func FreeBSDInitMain() {
 	fmt.Fprintf(os.Stderr, "plugbox jail-init: %v\n", err)
 	os.Exit(127)
 }
+
+// FreeBSDBrokerMain is a container's broker, outside its jail: it answers
+// the plugin's explicit requests under the broker rules, limiting each
+// descriptor with Capsicum before sending it. It never returns. Its logic
+// is in jail_broker.go.
+func FreeBSDBrokerMain() {
+	err := jailBrokerMain(jail.HostSys())
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "plugbox jail-broker: %v\n", err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}

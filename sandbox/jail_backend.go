@@ -17,6 +17,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/plugbox/plugbox/broker"
 	"github.com/plugbox/plugbox/bundle"
 	"github.com/plugbox/plugbox/internal/atomicfile"
 	"github.com/plugbox/plugbox/jail"
@@ -123,6 +124,8 @@ type jailPlan struct {
 	cfg     *jailInitConfig
 	// facs are the ktrace facilities of the monitor (0: none).
 	facs int
+	// broker are the broker rules its broker process serves, or nil.
+	broker *broker.Policy
 }
 
 // plan validates opts and checks, with read-only calls, what the kernel
@@ -169,6 +172,12 @@ func (b *jailBackend) plan(opts CreateOptions) (*jailPlan, error) {
 	}
 	if p.cfg, err = buildJailInitConfig(spec, fo, opts); err != nil {
 		return nil, err
+	}
+	if ann, _ := opts.plugboxAnnotations(); ann != nil && !ann.Broker.IsZero() {
+		// The broker's socket follows the host's descriptors and is kept
+		// (and limited) as they are.
+		p.broker = ann.Broker
+		p.cfg.PreserveFDs++
 	}
 	switch opts.Monitor {
 	case jailMonitorViolations:
@@ -272,16 +281,19 @@ func (b *jailBackend) Create(opts CreateOptions) (_ Container, retErr error) {
 		Status: StatusCreating, Created: time.Now().UTC(), Skipped: p.skipped,
 		Capsicum: p.fo.Capsicum, Monitor: opts.Monitor, Annotations: opts.Spec.Annotations,
 	}
-	var helper jail.Process
-	// On failure undo everything in reverse: stop the helper, remove the
-	// jail and its rules, unmount, and drop the state directory.
+	var helper, brokerProc jail.Process
+	// On failure undo everything in reverse: stop the helper and the
+	// broker, remove the jail and its rules, unmount, and drop the state
+	// directory.
 	defer func() {
 		if retErr == nil {
 			return
 		}
-		if helper != nil {
-			helper.Kill()
-			helper.Wait()
+		for _, proc := range []jail.Process{helper, brokerProc} {
+			if proc != nil {
+				proc.Kill()
+				proc.Wait()
+			}
 		}
 		if err := b.teardown(st); err != nil {
 			retErr = fmt.Errorf("%w; cleanup also failed, state kept in %s for plugbox delete: %v", retErr, dir, err)
@@ -341,7 +353,17 @@ func (b *jailBackend) Create(opts CreateOptions) (_ Container, retErr error) {
 	if err := unix.Mkfifo(p.cfg.Fifo, 0o600); err != nil {
 		return fail(fmt.Errorf("mkfifo: %w", err))
 	}
-	helper, err = b.startHelper(opts, p.cfg)
+	var extra []*os.File
+	if p.broker != nil {
+		brokerEnd, proc, err := b.startBroker(opts.ID, dir, p.broker)
+		if err != nil {
+			return fail(err)
+		}
+		brokerProc = proc
+		defer brokerEnd.Close() // the helper has its own copy
+		extra = append(extra, brokerEnd)
+	}
+	helper, err = b.startHelper(opts, p.cfg, extra...)
 	if err != nil {
 		return fail(err)
 	}
@@ -371,6 +393,10 @@ func (b *jailBackend) Create(opts CreateOptions) (_ Container, retErr error) {
 		c.proc = helper
 	} else {
 		helper.Release()
+	}
+	if brokerProc != nil {
+		// It ends by itself when the plugin's end of its socket closes.
+		brokerProc.Release()
 	}
 	return c, nil
 }

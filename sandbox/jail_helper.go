@@ -101,19 +101,20 @@ func jailOrFile(f, fallback *os.File) *os.File {
 }
 
 // jailHelperCommand is the command that runs exe as the init helper: the
-// caller's stdio (or opts'), the preserved descriptors from 3 on, then
-// the config and sync pipes. The helper always starts a session of its
+// caller's stdio (or opts'), the preserved descriptors from 3 on, extra
+// (the broker's socket), then the config and sync pipes. The helper always starts a session of its
 // own, in the foreground too, so the plugin never has the caller's
 // terminal as its controlling terminal (TIOCSTI would type into it).
-func jailHelperCommand(exe string, opts CreateOptions, cfgR, syncW *os.File) *exec.Cmd {
+func jailHelperCommand(exe string, opts CreateOptions, cfgR, syncW *os.File, extra ...*os.File) *exec.Cmd {
 	cmd := exec.Command(exe, FreeBSDInitArg)
-	cmd.Env = []string{fmt.Sprintf("%s=%d", jailInitFDEnv, 3+opts.PreserveFDs)}
+	cmd.Env = []string{fmt.Sprintf("%s=%d", jailInitFDEnv, 3+opts.PreserveFDs+len(extra))}
 	cmd.Stdin = jailOrFile(opts.Stdin, os.Stdin)
 	cmd.Stdout = jailOrFile(opts.Stdout, os.Stdout)
 	cmd.Stderr = jailOrFile(opts.Stderr, os.Stderr)
 	for i := 0; i < opts.PreserveFDs; i++ {
 		cmd.ExtraFiles = append(cmd.ExtraFiles, os.NewFile(uintptr(3+i), "preserved-fd-"+strconv.Itoa(3+i)))
 	}
+	cmd.ExtraFiles = append(cmd.ExtraFiles, extra...)
 	cmd.ExtraFiles = append(cmd.ExtraFiles, cfgR, syncW)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	return cmd
@@ -121,14 +122,11 @@ func jailHelperCommand(exe string, opts CreateOptions, cfgR, syncW *os.File) *ex
 
 // startHelper starts the init helper and waits until it reports that it is
 // in the jail, running as process.user and waiting on exec.fifo (or why
-// it could not get there).
-func (b *jailBackend) startHelper(opts CreateOptions, cfg *jailInitConfig) (jail.Process, error) {
-	exe := b.exe
-	if exe == "" {
-		var err error
-		if exe, err = os.Executable(); err != nil {
-			return nil, fmt.Errorf("find plugbox binary: %w", err)
-		}
+// it could not get there); extra follow the preserved descriptors.
+func (b *jailBackend) startHelper(opts CreateOptions, cfg *jailInitConfig, extra ...*os.File) (jail.Process, error) {
+	exe, err := b.executable()
+	if err != nil {
+		return nil, err
 	}
 	cfgR, cfgW, err := os.Pipe()
 	if err != nil {
@@ -141,7 +139,7 @@ func (b *jailBackend) startHelper(opts CreateOptions, cfg *jailInitConfig) (jail
 		return nil, err
 	}
 	defer syncR.Close()
-	proc, err := b.sys.StartProcess(jailHelperCommand(exe, opts, cfgR, syncW))
+	proc, err := b.sys.StartProcess(jailHelperCommand(exe, opts, cfgR, syncW, extra...))
 	cfgR.Close()
 	syncW.Close()
 	if err != nil {
@@ -391,18 +389,8 @@ func (ex *jailExecution) run(s jail.Sys, cfg *jailInitConfig) error {
 		return s.Exec(ex.path, cfg.Args, env)
 	}
 	for _, f := range ex.fds {
-		if err := s.CapRightsLimit(f.fd, f.limits.Rights); err != nil {
-			return fmt.Errorf("capsicum: cap_rights_limit fd %d: %w", f.fd, err)
-		}
-		if f.limits.Rights.Has(jail.CapFcntl) {
-			if err := s.CapFcntlsLimit(f.fd, f.limits.Fcntls); err != nil {
-				return fmt.Errorf("capsicum: cap_fcntls_limit fd %d: %w", f.fd, err)
-			}
-		}
-		if f.limits.Ioctls != nil {
-			if err := s.CapIoctlsLimit(f.fd, f.limits.Ioctls); err != nil {
-				return fmt.Errorf("capsicum: cap_ioctls_limit fd %d: %w", f.fd, err)
-			}
+		if err := jailLimit(s, f.fd, f.limits); err != nil {
+			return fmt.Errorf("capsicum: %w", err)
 		}
 	}
 	execRights, err := jail.ExecRights()

@@ -40,12 +40,19 @@ type Layers struct {
 	Landlock string `json:"landlock,omitempty"`
 	// Monitor is the seccomp listener's mode ("violations", "learning") or "".
 	Monitor string `json:"monitor,omitempty"`
+	// Network is "shared" when the plugin joined plugbox's empty network
+	// namespace of socket-less plugins (netns_linux.go), "" otherwise.
+	Network string `json:"network,omitempty"`
+	// Broker counts the broker rules its monitor serves, "open N, connect M".
+	Broker string `json:"broker,omitempty"`
 }
 
 // layerPlan decides which protection layers the exec shim applies on top of
 // what libcontainer applies.
 type layerPlan struct {
-	shim    *shimplan.Plan // nil when libcontainer execs the plugin directly
+	shim  *shimplan.Plan // nil when libcontainer execs the plugin directly
+	netns string         // the shared network namespace to join, or ""
+
 	monitor monitor.Mode
 	// policy is how the monitor answers (its mode is monitor).
 	policy  monitor.Policy
@@ -63,6 +70,10 @@ type layerPlan struct {
 	exec *execLayers
 	// execd: the plan is for a process exec'd into a running container.
 	execd bool
+	// broker is the monitor's broker configuration (nil: no broker rules);
+	// explicitBroker gives the process the explicit protocol's socket.
+	broker         *monitor.BrokerConfig
+	explicitBroker bool
 }
 
 // planLayers validates the plugbox layers a bundle asks for and plans them;
@@ -107,11 +118,27 @@ func planLayers(opts CreateOptions, root string) (*layerPlan, error) {
 		}
 		p.enforced.Monitor = opts.Monitor
 	}
+	unrouted := seccompProfile
+	if seccompProfile, p.broker, p.enforced.Broker, err = planBroker(root, ann.Broker, seccompProfile); err != nil {
+		return nil, err
+	}
+	if p.broker != nil {
+		p.explicitBroker = true
+		if p.monitor == "" {
+			// The monitor serves the broker alone: only the broker's
+			// calls reach the listener, and what the broker leaves to
+			// the monitor gets the profile's answer.
+			p.monitor = monitor.Violations
+			p.policy = monitor.Policy{Mode: monitor.Violations, Profile: unrouted}
+		}
+	}
 	authored := ann.Authored != ""
 	if policy == nil && p.monitor == "" && !authored {
 		// A bundle a client sends (podman, containerd, the OCI suite) gets
 		// runc's behaviour: libcontainer loads its seccomp profile, before
-		// dropping capabilities when noNewPrivileges is unset.
+		// dropping capabilities when noNewPrivileges is unset; with it set,
+		// the shim loads the same program, compiled once (clientseccomp).
+		p.planClientSeccomp(opts, root)
 		return p, nil
 	}
 	// plugbox's own layers go through the exec shim, which loads even a
@@ -124,7 +151,7 @@ func planLayers(opts CreateOptions, root string) (*layerPlan, error) {
 	// The shim runs with the process's final capabilities; without
 	// no_new_privs the kernel refuses its filter and Landlock ruleset.
 	if !spec.Process.NoNewPrivileges {
-		return nil, fmt.Errorf("config.json: process.noNewPrivileges is false, but plugbox's layers (%s) need it: set \"noNewPrivileges\": true, or remove those annotations to run the bundle as runc would", shimReasons(policy != nil, p.monitor != "", authored))
+		return nil, fmt.Errorf("config.json: process.noNewPrivileges is false, but plugbox's layers (%s) need it: set \"noNewPrivileges\": true, or remove those annotations to run the bundle as runc would", shimReasons(policy != nil, opts.Monitor != "", p.broker != nil, authored))
 	}
 	if policy != nil {
 		abi, err := llsys.LandlockGetABIVersion()
@@ -143,7 +170,7 @@ func planLayers(opts CreateOptions, root string) (*layerPlan, error) {
 	if p.shim, err = shimplan.New(root, spec, seccompProfile, policy, !authored); err != nil {
 		return nil, err
 	}
-	p.exec = &execLayers{Seccomp: seccompProfile, Landlock: policy, Foreign: !authored, Monitor: p.monitor}
+	p.exec = &execLayers{Seccomp: seccompProfile, Landlock: policy, Foreign: !authored, Monitor: p.monitor, Broker: p.broker}
 	if p.monitor != "" {
 		p.exec.MonitorPolicy = &p.policy
 	}
@@ -153,17 +180,23 @@ func planLayers(opts CreateOptions, root string) (*layerPlan, error) {
 	if seccompProfile != nil {
 		p.enforced.Seccomp = "shim"
 	}
+	if authored {
+		p.planSharedNetns(opts)
+	}
 	return p, nil
 }
 
 // shimReasons names the annotations that make a bundle need the exec shim.
-func shimReasons(landlock, monitor, authored bool) string {
+func shimReasons(landlock, monitor, broker, authored bool) string {
 	var why []string
 	if landlock {
 		why = append(why, "annotation "+bundle.AnnotationLandlock)
 	}
 	if monitor {
 		why = append(why, "annotation "+bundle.AnnotationMonitor)
+	}
+	if broker {
+		why = append(why, "annotation "+bundle.AnnotationBroker)
 	}
 	if authored {
 		why = append(why, "annotation "+bundle.AnnotationAuthored)
@@ -311,6 +344,7 @@ func (p *layerPlan) adjustConfig(config *configs.Config) {
 		config.Seccomp = nil
 		_, config.Rlimits = shimplan.SplitRlimits(config.Rlimits)
 	}
+	p.adjustNetns(config)
 }
 
 // adjustProcess turns process, which would exec the plugin (the
@@ -329,6 +363,15 @@ func (p *layerPlan) adjustProcess(process *libcontainer.Process, root, id string
 		m, err := monitor.NewListenerSpawn()
 		if err != nil {
 			return err
+		}
+		if p.broker != nil && p.explicitBroker {
+			plugin, own, err := brokerSocket(process)
+			if err != nil {
+				m.Close()
+				return err
+			}
+			p.opened = append(p.opened, plugin)
+			m.BrokerEnd = own
 		}
 		p.spawned = m
 		monitorEnd = m.ShimEnd
@@ -397,6 +440,12 @@ type execLayers struct {
 	// MonitorPolicy is how the monitor answers (nil in records written
 	// before it existed: the monitor then fails every routed call, EPERM).
 	MonitorPolicy *monitor.Policy `json:"monitorPolicy,omitempty"`
+	// ClientSeccomp: a client's bundle whose profile alone the shim loads
+	// (clientseccomp); its exec'd processes keep what they ask for.
+	ClientSeccomp bool `json:"clientSeccomp,omitempty"`
+	// Broker is the broker's configuration: an exec'd process's calls
+	// are brokered as the init's are (it gets no explicit socket).
+	Broker *monitor.BrokerConfig `json:"broker,omitempty"`
 }
 
 func (p *layerPlan) record() layerRecord {
@@ -421,6 +470,7 @@ func execPlan(root, id string, process *specs.Process) (*layerPlan, error) {
 	} else if plan.monitor != "" {
 		plan.policy = monitor.Policy{Mode: monitor.Violations, Profile: rec.Exec.Seccomp}
 	}
+	plan.broker = rec.Exec.Broker
 	var err error
 	plan.shim, err = shimplan.New(root, &specs.Spec{Process: process}, rec.Exec.Seccomp, rec.Exec.Landlock, rec.Exec.Foreign)
 	if err != nil {

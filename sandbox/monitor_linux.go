@@ -57,6 +57,9 @@ func (p *layerPlan) startMonitorProcess(dir string) error {
 		// Root can always join the cgroups libcontainer made; a rootless
 		// caller only with a delegated tree, and then `state` says so.
 		MustJoin: os.Geteuid() == 0,
+		// The listener's process runs the broker, if any (broker_linux.go);
+		// Spawn.Start hands it the explicit socket.
+		Broker: p.broker,
 	}
 	return p.spawned.Start(cfg)
 }

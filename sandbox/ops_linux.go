@@ -60,7 +60,8 @@ func (lc *linuxContainer) Exec(opts ExecOptions) (Process, error) {
 	if err != nil {
 		return nil, err
 	}
-	if plan.shim != nil {
+	sandboxed := plan.shim != nil && !plan.exec.ClientSeccomp
+	if sandboxed {
 		// A plugbox sandbox: the new process gets the plugin's layers.
 		if err := keepsSandboxPrivileges(opts.Process); err != nil {
 			return nil, fmt.Errorf("exec %s: %w", lc.ID(), err)
@@ -71,12 +72,16 @@ func (lc *linuxContainer) Exec(opts ExecOptions) (Process, error) {
 		return nil, err
 	}
 	if plan.shim != nil {
+		// The shim loads the filter under no_new_privs (a client's
+		// container has it on, see clientseccomp).
 		nnp := true
 		process.NoNewPrivileges = &nnp
+	}
+	if sandboxed {
 		process.Capabilities = nil // the container's, from its config
 	}
 	for i := 0; i < opts.PreserveFDs; i++ {
-		f, err := preservedFile(3+i, plan.shim != nil)
+		f, err := preservedFile(3+i, sandboxed)
 		if err != nil {
 			return nil, fmt.Errorf("--preserve-fds %d: %w", opts.PreserveFDs, err)
 		}
@@ -112,7 +117,7 @@ func (lc *linuxContainer) Exec(opts ExecOptions) (Process, error) {
 	}
 	pid, err := process.Pid()
 	if err == nil && opts.PidFile != "" {
-		err = atomicfile.Write(opts.PidFile, []byte(strconv.Itoa(pid)), 0o644)
+		err = atomicfile.WriteVolatile(opts.PidFile, []byte(strconv.Itoa(pid)), 0o644)
 		if err != nil {
 			err = fmt.Errorf("--pid-file %s: %w", opts.PidFile, err)
 		}

@@ -18,7 +18,7 @@ func writeLayerRecord(dir string, v any) error {
 	if err != nil {
 		return err
 	}
-	return atomicfile.Write(filepath.Join(dir, recordName), data, 0o600)
+	return atomicfile.WriteVolatile(filepath.Join(dir, recordName), data, 0o600)
 }
 
 // ReadLayerRecord decodes the plugbox record of the container in dir into v.

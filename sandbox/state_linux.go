@@ -48,7 +48,7 @@ func writeCreateRecord(dir string, rec *createRecord) error {
 	if err != nil {
 		return err
 	}
-	return atomicfile.Write(filepath.Join(dir, createRecordName), data, 0o600)
+	return atomicfile.WriteVolatile(filepath.Join(dir, createRecordName), data, 0o600)
 }
 
 func readCreateRecord(dir string) (*createRecord, error) {

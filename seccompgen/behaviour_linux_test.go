@@ -93,7 +93,7 @@ func child(mode string) int {
 	}
 	if mode == "x32" {
 		// getpid through the x32 ABI: the filter must kill us with SIGSYS.
-		_, _, errno := unix.RawSyscall(uintptr(syscallTable["getpid"][0])|x32SyscallBit, 0, 0, 0)
+		_, _, errno := unix.RawSyscall(uintptr(syscallTable()["getpid"][0])|x32SyscallBit, 0, 0, 0)
 		fmt.Println("FAIL x32 getpid returned, errno", errno)
 		return 1
 	}

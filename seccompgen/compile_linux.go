@@ -180,7 +180,7 @@ func resolver(s *specs.LinuxSeccomp) func(string) (libseccomp.ScmpSyscall, error
 		if err == nil || col < 0 {
 			return nr, err
 		}
-		if nrs, ok := syscallTable[name]; ok && nrs[col] >= 0 {
+		if nrs, ok := syscallTable()[name]; ok && nrs[col] >= 0 {
 			return libseccomp.ScmpSyscall(nrs[col]), nil
 		}
 		return nr, err
@@ -373,7 +373,7 @@ func highestNative(s *specs.LinuxSeccomp, native libseccomp.ScmpArch) int {
 	for _, e := range s.Syscalls {
 		for _, n := range e.Names {
 			nr := -1
-			if nrs, ok := syscallTable[n]; ok {
+			if nrs, ok := syscallTable()[n]; ok {
 				nr = nrs[col]
 			} else if scmp, err := libseccomp.GetSyscallFromName(n); err == nil {
 				nr = int(scmp)
@@ -549,7 +549,7 @@ var nativeNames = sync.OnceValue(func() map[int]string {
 	if err != nil {
 		return m
 	}
-	for name, nrs := range syscallTable {
+	for name, nrs := range syscallTable() {
 		if nr := nrs[arch.col]; nr >= 0 {
 			m[nr] = name
 		}

@@ -29,7 +29,7 @@ func TestGroupsResolve(t *testing.T) {
 	col := nativeCol(t)
 	for _, g := range Groups() {
 		for _, n := range g.Syscalls {
-			want := syscallTable[n][col]
+			want := syscallTable()[n][col]
 			if want < 0 {
 				continue
 			}
@@ -43,7 +43,7 @@ func TestGroupsResolve(t *testing.T) {
 			}
 		}
 	}
-	for n, nrs := range syscallTable {
+	for n, nrs := range syscallTable() {
 		for i, arch := range []libseccomp.ScmpArch{libseccomp.ArchAMD64, libseccomp.ArchARM64} {
 			nr, err := libseccomp.GetSyscallFromNameByArch(n, arch)
 			if err != nil {
@@ -61,7 +61,7 @@ func TestGroupsResolve(t *testing.T) {
 	if _, err := ResolveNative("no_such_call"); err == nil {
 		t.Error("ResolveNative(no_such_call): no error")
 	}
-	if name, err := SyscallName(syscallTable["getpid"][col]); err != nil || name != "getpid" {
+	if name, err := SyscallName(syscallTable()["getpid"][col]); err != nil || name != "getpid" {
 		t.Errorf("SyscallName(getpid's number) = %q, %v", name, err)
 	}
 }
@@ -197,7 +197,7 @@ func TestProgramSimulated(t *testing.T) {
 	if runtime.GOARCH == "arm64" {
 		audit = auditArchAARCH64
 	}
-	nr := func(name string) int32 { return int32(syscallTable[name][col]) }
+	nr := func(name string) int32 { return int32(syscallTable()[name][col]) }
 	a := func(v ...uint64) [6]uint64 {
 		var out [6]uint64
 		copy(out[:], v)
@@ -445,7 +445,7 @@ func TestDecideMatchesTheFilter(t *testing.T) {
 	for name := range ps {
 		d := deciders[name]
 		src := deciders[strings.TrimSuffix(name, "+enforce")]
-		for call, nrs := range syscallTable {
+		for call, nrs := range syscallTable() {
 			nr := nrs[col]
 			if nr < 0 {
 				continue

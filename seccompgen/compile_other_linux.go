@@ -39,3 +39,8 @@ func SyscallName(nr int) (string, error) {
 func WithoutUnknown(s *specs.LinuxSeccomp) (*specs.LinuxSeccomp, []string) {
 	return cloneProfile(s), nil
 }
+
+// ResolveNative needs libseccomp: see ErrNoCompiler.
+func ResolveNative(name string) (int, error) {
+	return 0, fmt.Errorf("syscall %q: %w", name, ErrNoCompiler)
+}

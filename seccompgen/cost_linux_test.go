@@ -24,10 +24,10 @@ import (
 
 const costChildEnv = "PLUGBOX_COST_CHILD" // "filter:syscall:iterations"
 
-// dockerProfilePath is the Docker-style reference profile in shared/bench,
-// beside the repository.
+// dockerProfilePath is the reference profile of Docker's shape and size
+// that the benchmarks compare with (written by 'startbench profile').
 func dockerProfilePath() string {
-	return filepath.Join("..", "..", "shared", "bench", "docker-default-seccomp.oci.json")
+	return filepath.Join("..", "tests", "integration", "testdata", "reference-seccomp.json")
 }
 
 // costProfile returns the named profile: "none", "plugbox" (the default
@@ -96,7 +96,7 @@ func TestCostChild(t *testing.T) {
 // BPF program runs) with no filter, plugbox's default and Docker's default.
 func BenchmarkSyscallCost(b *testing.B) {
 	if _, err := os.Stat(dockerProfilePath()); err != nil {
-		b.Skipf("Docker-style reference profile not found at %s: run from a checkout with shared/ beside it", dockerProfilePath())
+		b.Fatalf("reference profile %s: %v (regenerate it: go run ./tests/integration/startbench profile > tests/integration/testdata/reference-seccomp.json)", dockerProfilePath(), err)
 	}
 	if out, err := os.ReadFile("/sys/devices/system/cpu/vulnerabilities/spec_store_bypass"); err == nil {
 		b.Logf("spec_store_bypass: %s", strings.TrimSpace(string(out)))

@@ -24,7 +24,7 @@ func Explain(s *specs.LinuxSeccomp, name, monitor string) (string, error) {
 	if s == nil {
 		return "", errors.New("explain: nil profile")
 	}
-	nrs, ok := syscallTable[name]
+	nrs, ok := syscallTable()[name]
 	if !ok {
 		return "", fmt.Errorf("explain: %q is not a syscall plugbox knows", name)
 	}
@@ -129,7 +129,7 @@ func highestNamed(s *specs.LinuxSeccomp, arch archInfo) int {
 	highest := -1
 	for _, e := range s.Syscalls {
 		for _, n := range e.Names {
-			if nr, ok := syscallTable[n]; ok && nr[arch.col] > highest {
+			if nr, ok := syscallTable()[n]; ok && nr[arch.col] > highest {
 				highest = nr[arch.col]
 			}
 		}

@@ -1,6 +1,7 @@
 package seccompgen
 
 import (
+	"errors"
 	"fmt"
 	"runtime"
 	"slices"
@@ -41,6 +42,16 @@ type Options struct {
 	// Arch is the GOARCH the profile is for: "amd64" or "arm64". Empty means
 	// the architecture this program runs on.
 	Arch string
+	// BrokerTCP says plugbox's broker connects the plugin to tcp
+	// destinations: socket(2) is allowed for AF_INET and AF_INET6 whatever
+	// Network says, so the plugin can make the socket the broker connects.
+	// Its network namespace is unchanged (empty for NetworkNone): brokered
+	// connections stay the only way out. It needs a socket group.
+	BrokerTCP bool
+	// BrokerSocket says the plugin holds plugbox's broker socket (the
+	// explicit protocol): recvmsg(2) is allowed, which receives the
+	// descriptors the broker sends (requests are write(2)s).
+	BrokerSocket bool
 }
 
 // archInfo ties a GOARCH to its seccomp architecture and table column.
@@ -81,7 +92,7 @@ func archForScmp(s *specs.LinuxSeccomp) (archInfo, error) {
 
 // exists reports whether the syscall has a number on this architecture.
 func (a archInfo) exists(name string) bool {
-	nr, ok := syscallTable[name]
+	nr, ok := syscallTable()[name]
 	return ok && nr[a.col] >= 0
 }
 
@@ -136,9 +147,9 @@ func (g *grants) addCond(c condRule) {
 // resolveGroups merges base and the named groups.
 func resolveGroups(names []string) (*grants, error) {
 	g := newGrants()
-	g.add(groupIndex["base"])
+	g.add(groupIndex()["base"])
 	for i, n := range names {
-		d, ok := groupIndex[n]
+		d, ok := groupIndex()[n]
 		if !ok {
 			return nil, fmt.Errorf("groups[%d]: unknown syscall group %q: use one of %s", i, n, strings.Join(GroupNames(), ", "))
 		}
@@ -184,6 +195,19 @@ func Generate(o Options) (*specs.LinuxSeccomp, error) {
 	}
 	if len(families) > 1 && !g.socket {
 		return nil, fmt.Errorf("network %q allows inet sockets but no group grants socket: add group \"net-client\" or \"net-server\"", o.Network)
+	}
+	if o.BrokerTCP {
+		if !g.socket {
+			return nil, errors.New("brokered tcp connections need sockets and connect(2): add group \"net-client\"")
+		}
+		for _, f := range []uint64{afInet, afInet6} {
+			if !slices.Contains(families, f) {
+				families = append(families, f)
+			}
+		}
+	}
+	if o.BrokerSocket {
+		g.allow["recvmsg"] = true
 	}
 	for i, n := range o.Extra {
 		if err := checkExtra(n); err != nil {
@@ -296,7 +320,7 @@ func render(g *grants, arch archInfo, p Policy, specAllow, strict bool) (*specs.
 			always = append(always, n)
 		}
 	}
-	for n := range syscallTable {
+	for n := range syscallTable() {
 		if !named[n] && arch.exists(n) {
 			rest = append(rest, n)
 		}

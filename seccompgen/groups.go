@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -305,13 +306,13 @@ var argFiltered = map[string]string{
 	"socket":      `use group "net-client" or "net-server" and set Network`,
 }
 
-var groupIndex = func() map[string]*groupDef {
+var groupIndex = sync.OnceValue(func() map[string]*groupDef {
 	m := make(map[string]*groupDef, len(groupDefs))
 	for i := range groupDefs {
 		m[groupDefs[i].name] = &groupDefs[i]
 	}
 	return m
-}()
+})
 
 func (g *groupDef) public() Group {
 	names := map[string]bool{}
@@ -371,7 +372,7 @@ func GroupNames() []string {
 // LookupGroup returns the group called name, or an error naming the valid
 // groups.
 func LookupGroup(name string) (Group, error) {
-	g, ok := groupIndex[name]
+	g, ok := groupIndex()[name]
 	if !ok {
 		return Group{}, fmt.Errorf("unknown syscall group %q: use one of %s", name, strings.Join(GroupNames(), ", "))
 	}
@@ -388,6 +389,6 @@ func DeniedAlways() []string {
 // x86_64 or aarch64). Names outside this table are errors everywhere in
 // this package.
 func KnownSyscall(name string) bool {
-	_, ok := syscallTable[name]
+	_, ok := syscallTable()[name]
 	return ok
 }

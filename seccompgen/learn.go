@@ -266,7 +266,7 @@ func (l *Learned) Manifest() (Options, []string, error) {
 	}
 	listed := map[uint64]bool{}
 	for _, name := range []string{"base", "tty"} {
-		for _, c := range groupIndex[name].conds {
+		for _, c := range groupIndex()[name].conds {
 			if c.name == "ioctl" {
 				listed[c.args[0].Value] = true
 			}

@@ -55,7 +55,7 @@ func Minimize(observed []Observed) (Options, error) {
 			network = n
 		}
 	}
-	base := groupIndex["base"]
+	base := groupIndex()["base"]
 	wanted := map[string]bool{}
 	for i, o := range observed {
 		if !KnownSyscall(o.Name) {
@@ -88,7 +88,7 @@ func Minimize(observed []Observed) (Options, error) {
 			req := o.Args[1]
 			switch {
 			case slices.ContainsFunc(base.conds, func(c condRule) bool { return c.name == "ioctl" && c.args[0].Value == req }):
-			case slices.ContainsFunc(groupIndex["tty"].conds, func(c condRule) bool { return c.args[0].Value == req }):
+			case slices.ContainsFunc(groupIndex()["tty"].conds, func(c condRule) bool { return c.args[0].Value == req }):
 				chosen["tty"] = true
 			default:
 				return Options{}, fmt.Errorf("observed[%d]: ioctl request %#x%s is never granted", i, req, nameSuffix(ioctlNames[req]))
@@ -119,7 +119,7 @@ func Minimize(observed []Observed) (Options, error) {
 	granted := map[string]bool{}
 	grant := func(g string) {
 		chosen[g] = true
-		for _, n := range groupIndex[g].allow {
+		for _, n := range groupIndex()[g].allow {
 			granted[n] = true
 		}
 	}

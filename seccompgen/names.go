@@ -14,7 +14,7 @@ func NameOf(goarch string, nr int) (string, bool) {
 	if err != nil || goarch == "" {
 		return "", false
 	}
-	for name, nrs := range syscallTable {
+	for name, nrs := range syscallTable() {
 		if nrs[arch.col] == nr {
 			return name, true
 		}

@@ -8,6 +8,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/plugbox/plugbox/bundle"
+	"github.com/plugbox/plugbox/internal/trace"
 	"github.com/plugbox/plugbox/sandbox"
 )
 
@@ -50,6 +51,7 @@ func createContainer(ctx *cli.Context, foreground bool) (sandbox.Container, *bun
 	if err != nil {
 		return nil, nil, err
 	}
+	sandbox.StartCgroupWarmup()
 	dir, err := filepath.Abs(ctx.String("bundle"))
 	if err != nil {
 		return nil, nil, fmt.Errorf("--bundle %s: %w", ctx.String("bundle"), err)
@@ -62,6 +64,7 @@ func createContainer(ctx *cli.Context, foreground bool) (sandbox.Container, *bun
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", dir, err)
 	}
+	trace.Mark("cli: config.json loaded and checked")
 	n := ctx.Int("preserve-fds")
 	if n < 0 {
 		return nil, nil, fmt.Errorf("--preserve-fds %d: must be 0 or more", n)

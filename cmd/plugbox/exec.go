@@ -60,6 +60,7 @@ func runExec(ctx *cli.Context) error {
 	if len(ctx.StringSlice("cgroup")) > 0 {
 		return errors.New("exec --cgroup: plugbox runs exec'd processes in the container's own cgroup; drop the flag")
 	}
+	sandbox.StartCgroupWarmup()
 	c, err := loadContainer(ctx)
 	if err != nil {
 		return err

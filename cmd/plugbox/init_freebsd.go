@@ -7,9 +7,13 @@ import (
 )
 
 // init hands "plugbox jail-init" (the helper that attaches to a jail and
-// waits for start) to the FreeBSD backend before any CLI code runs.
+// waits for start) and "plugbox jail-broker" (a container's broker, outside
+// its jail) to the FreeBSD backend before any CLI code runs.
 func init() {
 	if len(os.Args) > 1 && os.Args[1] == sandbox.FreeBSDInitArg {
 		sandbox.FreeBSDInitMain()
+	}
+	if len(os.Args) > 1 && os.Args[1] == sandbox.FreeBSDBrokerArg {
+		sandbox.FreeBSDBrokerMain()
 	}
 }

@@ -9,6 +9,7 @@ import (
 	_ "github.com/opencontainers/runc/libcontainer/nsenter"
 
 	"github.com/plugbox/plugbox/hooks"
+	"github.com/plugbox/plugbox/internal/trace"
 	"github.com/plugbox/plugbox/sandbox"
 )
 
@@ -20,6 +21,7 @@ func init() {
 	if len(os.Args) > 1 {
 		switch os.Args[1] {
 		case "init":
+			trace.StartInit()
 			libcontainer.Init()
 		case sandbox.MonitorArg:
 			sandbox.MonitorMain()

@@ -16,6 +16,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"github.com/urfave/cli/v2"
 
+	"github.com/plugbox/plugbox/internal/trace"
 	"github.com/plugbox/plugbox/sandbox"
 )
 
@@ -39,8 +40,11 @@ func (e codedError) Error() string { return e.err.Error() }
 func (e codedError) Unwrap() error { return e.err }
 
 func main() {
+	mainStarted = trace.Now()
 	app := newApp()
-	if err := app.Run(os.Args); err != nil {
+	err := app.Run(os.Args)
+	finishTrace()
+	if err != nil {
 		var code exitCode
 		if errors.As(err, &code) {
 			os.Exit(int(code))
@@ -75,6 +79,7 @@ func newApp() *cli.App {
 			if err := setupLogging(ctx); err != nil {
 				return err
 			}
+			startTrace(ctx.Bool("debug"))
 			return checkGlobalFlags(ctx)
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // main reports errors once

@@ -69,7 +69,7 @@ var seccompCommand = &cli.Command{
 		},
 		{
 			Name:      "explain",
-			Usage:     "say what a bundle's profile does with one system call, and why",
+			Usage:     "say what a bundle's profile does with one system call, and why (and whether plugbox's broker sees it first)",
 			ArgsUsage: "BUNDLE SYSCALL",
 			Action: func(ctx *cli.Context) error {
 				if ctx.NArg() != 2 {
@@ -79,7 +79,11 @@ var seccompCommand = &cli.Command{
 				if err != nil {
 					return err
 				}
-				text, err := seccompgen.Explain(profile, ctx.Args().Get(1), spec.Annotations[bundle.AnnotationMonitor])
+				calls, err := brokerCalls(ctx.Args().Get(0), spec)
+				if err != nil {
+					return err
+				}
+				text, err := seccompgen.ExplainBroker(profile, ctx.Args().Get(1), spec.Annotations[bundle.AnnotationMonitor], calls)
 				if err != nil {
 					return err
 				}
@@ -103,4 +107,17 @@ func bundleProfile(dir string) (*specs.Spec, *specs.LinuxSeccomp, error) {
 		return nil, nil, fmt.Errorf("%s/config.json has no linux.seccomp section: nothing filters its system calls", dir)
 	}
 	return spec, spec.Linux.Seccomp, nil
+}
+
+// brokerCalls names the calls the broker rules of bundle dir's spec (annotation
+// org.plugbox.broker) send to the broker before the profile decides.
+func brokerCalls(dir string, spec *specs.Spec) ([]string, error) {
+	ann, err := bundle.ParseAnnotations(spec.Annotations)
+	if err != nil {
+		return nil, fmt.Errorf("%s/config.json: %w", dir, err)
+	}
+	if ann.Broker == nil {
+		return nil, nil
+	}
+	return seccompgen.BrokerCalls(len(ann.Broker.Open) > 0, len(ann.Broker.Connect) > 0), nil
 }

@@ -52,13 +52,13 @@ var traceCommand = &cli.Command{
 		if err != nil {
 			return err
 		}
-		return rec.finish(trace(ctx, rec))
+		return rec.finish(runTrace(ctx, rec))
 	},
 }
 
-// trace is trace's work (package learn); rec, when not nil, records what
+// runTrace is trace's work (package learn); rec, when not nil, records what
 // was learned.
-func trace(ctx *cli.Context, rec *statusRecorder) error {
+func runTrace(ctx *cli.Context, rec *statusRecorder) error {
 	dir, err := filepath.Abs(ctx.String("bundle"))
 	if err != nil {
 		return err

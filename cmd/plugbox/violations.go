@@ -20,7 +20,7 @@ import (
 // a monitor that died or was stopped.
 var violationsCommand = &cli.Command{
 	Name:      "violations",
-	Usage:     "print the system calls the seccomp profile denied in a container",
+	Usage:     "print the system calls the seccomp profile denied in a container, and the broker's grants and refusals",
 	ArgsUsage: "ID",
 	Flags: []cli.Flag{
 		&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "keep printing new violations until the container stops"},

@@ -9,15 +9,17 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/plugbox/plugbox/jail"
+	"github.com/plugbox/plugbox/monitor"
 	"github.com/plugbox/plugbox/sandbox"
 )
 
 // On FreeBSD, violations reads the container's ktrace file: the calls
 // Capsicum refused (annotation org.plugbox.monitor "violations"), or would
-// have refused (a plugbox trace container). The verb's Linux action reads
+// have refused (a plugbox trace container); and the broker's log of what
+// it granted and refused. The verb's Linux action reads
 // the seccomp monitor's log, so it is replaced here.
 func init() {
-	violationsCommand.Usage = "print the calls Capsicum refused in a container"
+	violationsCommand.Usage = "print the calls Capsicum refused in a container, and the broker's grants and refusals"
 	violationsCommand.Action = capsicumViolations
 }
 
@@ -31,6 +33,7 @@ func capsicumViolations(ctx *cli.Context) error {
 		return err
 	}
 	printed, warned := 0, 0
+	var brokerOffset int64
 	for {
 		tr, err := sandbox.CapsicumViolations(ctx.String("root"), c.ID())
 		if err != nil {
@@ -50,6 +53,10 @@ func capsicumViolations(ctx *cli.Context) error {
 			}
 		}
 		printed = max(printed, len(vs))
+		// The broker's grants and refusals (annotation org.plugbox.broker).
+		if brokerOffset, _, err = monitor.PrintLog(os.Stdout, sandbox.ViolationLog(ctx.String("root"), c.ID()), brokerOffset, format == "json"); err != nil {
+			return err
+		}
 		if !ctx.Bool("follow") {
 			return nil
 		}

@@ -9,10 +9,16 @@ import (
 )
 
 func TestWriteReplacesAndLeavesNoTemporaryFile(t *testing.T) {
+	for name, write := range map[string]func(string, []byte, fs.FileMode) error{"Write": Write, "WriteVolatile": WriteVolatile} {
+		t.Run(name, func(t *testing.T) { testReplaces(t, write) })
+	}
+}
+
+func testReplaces(t *testing.T, write func(string, []byte, fs.FileMode) error) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "state.json")
 	for _, content := range []string{"old", "new"} {
-		if err := Write(path, []byte(content), 0o600); err != nil {
+		if err := write(path, []byte(content), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -21,6 +21,9 @@ type Config struct {
 	Landlock *Landlock
 	// Seccomp, when not nil, is the filter the shim loads.
 	Seccomp *Seccomp
+	// TraceFD, when not 0, is a descriptor of at least one page (TraceFile)
+	// where the shim notes when each of its steps ended.
+	TraceFD int
 }
 
 // Rlimit is one process.rlimits entry, by resource number (RLIMIT_AS...).
@@ -94,6 +97,7 @@ const (
 	tagLandlock
 	tagLandlockPath
 	tagSeccomp
+	tagTrace
 )
 
 // Encode renders c in the shim's configuration format.
@@ -150,6 +154,12 @@ func (c *Config) Encode() ([]byte, error) {
 			p := binary.NativeEndian.AppendUint64(nil, r.Access)
 			e.record(tagLandlockPath, append(append(p, r.Path...), 0))
 		}
+	}
+	if c.TraceFD != 0 {
+		if c.TraceFD < c.KeepFDs || c.TraceFD == c.MonitorFD {
+			return nil, fmt.Errorf("exec shim: trace descriptor %d is among the plugin's or is the monitor's", c.TraceFD)
+		}
+		e.record(tagTrace, append(u32(uint32(c.TraceFD)), 0, 0, 0, 0))
 	}
 	if s := c.Seccomp; s != nil {
 		n := len(s.Program) / 8

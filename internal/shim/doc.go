@@ -52,6 +52,13 @@
 //	                 a directory only the file rights are kept.
 //	7 SECCOMP        uint32 seccomp(2) filter flags, uint32 0, then the
 //	                 program: struct sock_filter instructions (8 bytes each).
+//	8 TRACE          uint32 descriptor, uint32 0: a file of one page the shim
+//	                 maps shared and fills with 16-byte records (int64
+//	                 CLOCK_MONOTONIC nanoseconds, uint32 stage, uint32 0) as
+//	                 each step ends, for plugbox's start-up waterfall
+//	                 (TraceFile, ReadTrace). The last record is written right
+//	                 before the filter is loaded, so tracing adds no call
+//	                 under the plugin's filter.
 //
 // The environment is not part of the configuration: the shim passes its
 // own (the container's process.env, untouched) to the plugin.

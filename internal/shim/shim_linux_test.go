@@ -61,6 +61,28 @@ func runProbe(p string) {
 			return
 		}
 		fmt.Println("pid", r)
+	case "abstract-listen":
+		// Bound and listening until killed.
+		fd, err := abstractSocket(arg, true)
+		if err != nil {
+			fmt.Println("error", err)
+			return
+		}
+		fmt.Println("listening")
+		time.Sleep(20 * time.Second)
+		unix.Close(fd)
+	case "abstract-connect", "abstract-bind":
+		fd, err := abstractSocket(arg, name == "abstract-bind")
+		var errno syscall.Errno
+		switch {
+		case err == nil:
+			unix.Close(fd)
+			fmt.Println("ok")
+		case errors.As(err, &errno):
+			fmt.Println("denied", unix.ErrnoName(errno))
+		default:
+			fmt.Println("error", err)
+		}
 	case "read":
 		_, err := os.ReadFile(arg)
 		var errno syscall.Errno
@@ -73,6 +95,28 @@ func runProbe(p string) {
 			fmt.Println("error", err)
 		}
 	}
+}
+
+// abstractSocket binds (and listens on) or connects a stream socket to the
+// abstract unix address "\0name".
+func abstractSocket(name string, bind bool) (int, error) {
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, err
+	}
+	addr := &unix.SockaddrUnix{Name: "@" + name}
+	if bind {
+		if err = unix.Bind(fd, addr); err == nil {
+			err = unix.Listen(fd, 1)
+		}
+	} else {
+		err = unix.Connect(fd, addr)
+	}
+	if err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	return fd, nil
 }
 
 // shimRun is one run of the shim with cfg; files become descriptors 3...
@@ -575,4 +619,99 @@ func BenchmarkShimStart(b *testing.B) {
 			}
 		}
 	})
+}
+
+// The trace records every step in order, within the run, and needs no call
+// under the plugin's filter: a filter that kills clock_gettime(2) (the
+// call the shim times its steps with) still lets the plugin run.
+func TestShimTracesItsStepsWithoutACallUnderTheFilter(t *testing.T) {
+	needBusybox(t)
+	tf, err := TraceFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tf.Close()
+	ll := &Landlock{HandledFS: AccessFSAll, Rules: []LandlockRule{{Path: "/", Access: AccessFSExecute | AccessFSReadFile | AccessFSReadDir}}}
+	cfg := &Config{Args: []string{busybox, "true"}, KeepFDs: 3, MonitorFD: -1, TraceFD: 3, Landlock: ll,
+		Rlimits: []Rlimit{{Resource: unix.RLIMIT_CORE, Soft: 0, Hard: 0}},
+		Seccomp: &Seccomp{Program: bpf(unix.SYS_CLOCK_GETTIME, unix.SECCOMP_RET_KILL_PROCESS)}}
+	before := time.Now()
+	var ts unix.Timespec
+	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	t0 := ts.Nano()
+	_, stderr, code := shimRun{cfg: cfg, files: []*os.File{tf}}.run(t)
+	t1 := t0 + int64(time.Since(before))
+	if code != 0 {
+		t.Fatalf("exit %d (stderr %q): the shim made a call under the filter (SIGSYS is 159) or failed", code, stderr)
+	}
+	recs, err := ReadTrace(tf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	last := t0
+	for _, r := range recs {
+		got = append(got, r.Stage)
+		if r.T < last || r.T > t1 {
+			t.Errorf("%s at %d: outside the run [%d, %d] or before the previous step", r.Stage, r.T, t0, t1)
+		}
+		last = r.T
+	}
+	want := []string{traceStages[1], traceStages[2], traceStages[3], traceStages[4], traceStages[5], traceStages[6]}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("trace stages %q, want %q", got, want)
+	}
+	// The plugin never holds the trace descriptor.
+	out, _, code := shimRun{cfg: &Config{Args: []string{self(t)}, KeepFDs: 3, MonitorFD: -1, TraceFD: 3}, files: []*os.File{tf}, env: probe("fds")}.run(t)
+	if code != 0 || strings.TrimSpace(out) != "0,1,2" {
+		t.Errorf("the plugin saw descriptors %q, want 0,1,2", out)
+	}
+}
+
+// Two plugins in one network namespace, each in its own Landlock domain
+// with abstract unix sockets scoped (ABI 6): one cannot connect to the
+// other's socket, while a process outside any domain still can. Scoping
+// does not separate the names, though: the second plugin cannot bind the
+// name the first holds. That is why plugbox lets only plugins that can make
+// no socket at all share a network namespace (see sandbox/netns_linux.go).
+func TestLandlockScopingBetweenPluginsInOneNetworkNamespace(t *testing.T) {
+	abi, _, e := unix.RawSyscall(unix.SYS_LANDLOCK_CREATE_RULESET, 0, 0, 1)
+	if e != 0 || int(abi) < 6 {
+		t.Skipf("this kernel's Landlock ABI is %d (%v): abstract unix socket scoping needs ABI 6", int(abi), e)
+	}
+	scoped := &Landlock{Scoped: ScopeAbstractUnixSocket}
+	name := fmt.Sprintf("plugbox-scope-test-%d", os.Getpid())
+	plugin := func(probeName string, ll *Landlock) string {
+		out, stderr, code := shimRun{cfg: &Config{Args: []string{self(t)}, KeepFDs: 3, MonitorFD: -1, Landlock: ll}, env: probe(probeName + ":" + name)}.run(t)
+		if code != 0 {
+			t.Fatalf("%s: exit %d, stderr %q", probeName, code, stderr)
+		}
+		return strings.TrimSpace(out)
+	}
+	var fromOtherPlugin, fromOutside, bindAgain string
+	listener := shimRun{cfg: &Config{Args: []string{self(t)}, KeepFDs: 3, MonitorFD: -1, Landlock: scoped}, env: probe("abstract-listen:" + name),
+		started: func(t testing.TB, pid int) {
+			defer unix.Kill(pid, unix.SIGKILL)
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+				if data, _ := os.ReadFile("/proc/net/unix"); strings.Contains(string(data), "@"+name) {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("the listening plugin never bound its socket")
+				}
+			}
+			fromOtherPlugin = plugin("abstract-connect", scoped)
+			fromOutside = plugin("abstract-connect", nil)
+			bindAgain = plugin("abstract-bind", scoped)
+		}}
+	listener.run(t)
+	if fromOtherPlugin != "denied EPERM" {
+		t.Errorf("a plugin in another Landlock domain connecting to the first's abstract socket: %q, want denied EPERM", fromOtherPlugin)
+	}
+	if fromOutside != "ok" {
+		t.Errorf("control: an unscoped process connecting: %q, want ok", fromOutside)
+	}
+	if bindAgain != "denied EADDRINUSE" {
+		t.Errorf("a plugin in another domain binding the first's name: %q, want denied EADDRINUSE (the names are shared)", bindAgain)
+	}
 }

@@ -30,14 +30,14 @@ const bpfCacheDir = "@bpf-cache"
 // bpfMagic starts every cache file; the cache key follows it.
 const bpfMagic = "PBBPF01\n"
 
-// compileCached returns seccompgen.Program(profile) as raw instructions,
+// CompileCached returns seccompgen.Program(profile) as raw instructions,
 // from root's cache when a start has compiled the same profile with the
 // same plugbox binary before, so a bundle's profile (a foreign one too) is
 // compiled once rather than at every start. Entries are keyed by the
 // SHA-256 of the binary's build ID and the profile, written atomically,
 // and trusted only when they belong to this user with mode 0600 in a 0700
 // directory of this user; anything else is recompiled.
-func compileCached(root string, profile *specs.LinuxSeccomp) ([]byte, error) {
+func CompileCached(root string, profile *specs.LinuxSeccomp) ([]byte, error) {
 	key, ok := cacheKey(profile)
 	if !ok {
 		return compile(profile)

@@ -32,7 +32,7 @@ func TestBPFCache(t *testing.T) {
 	path := filepath.Join(root, bpfCacheDir, hex.EncodeToString(key))
 
 	t.Run("a miss compiles and stores the program", func(t *testing.T) {
-		got, err := compileCached(root, profile)
+		got, err := CompileCached(root, profile)
 		if err != nil || !bytes.Equal(got, want) {
 			t.Fatalf("compileCached: %d bytes, %v; want the %d bytes Program gives", len(got), err, len(want))
 		}
@@ -59,14 +59,14 @@ func TestBPFCache(t *testing.T) {
 	}
 	t.Run("a hit reads the entry", func(t *testing.T) {
 		plant(t, 0o600)
-		got, err := compileCached(root, profile)
+		got, err := CompileCached(root, profile)
 		if err != nil || !bytes.Equal(got, marker) {
 			t.Fatalf("compileCached after planting an entry: %v, %v: want the planted program", got, err)
 		}
 	})
 	t.Run("an entry others may write is recompiled", func(t *testing.T) {
 		plant(t, 0o622)
-		got, err := compileCached(root, profile)
+		got, err := CompileCached(root, profile)
 		if err != nil || !bytes.Equal(got, want) {
 			t.Fatalf("compileCached over a group-writable entry: %d bytes, %v: want a fresh compile", len(got), err)
 		}
@@ -88,7 +88,7 @@ func TestBPFCache(t *testing.T) {
 		if err := os.WriteFile(path, entry, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if got, _ := compileCached(root, profile); !bytes.Equal(got, want) {
+		if got, _ := CompileCached(root, profile); !bytes.Equal(got, want) {
 			t.Error("an entry whose key does not match its name was used")
 		}
 	})
@@ -98,7 +98,7 @@ func TestBPFCache(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer os.Chmod(dir, 0o700)
-		_, err := compileCached(root, profile)
+		_, err := CompileCached(root, profile)
 		if err == nil || !strings.Contains(err.Error(), "remove it") {
 			t.Errorf("compileCached with a 0777 cache directory: %v, want a refusal naming the fix", err)
 		}
@@ -109,7 +109,7 @@ func TestBPFCache(t *testing.T) {
 		if err := os.Symlink(elsewhere, filepath.Join(root2, bpfCacheDir)); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := compileCached(root2, profile); err == nil {
+		if _, err := CompileCached(root2, profile); err == nil {
 			t.Error("compileCached through a symlinked cache directory: no error")
 		}
 		if left, _ := os.ReadDir(elsewhere); len(left) != 0 {
@@ -133,7 +133,7 @@ func TestBPFCacheIsBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := compileCached(root, profile); err != nil {
+	if _, err := CompileCached(root, profile); err != nil {
 		t.Fatal(err)
 	}
 	left, _ := os.ReadDir(dir)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/plugbox/plugbox/bundle"
 	"github.com/plugbox/plugbox/internal/shim"
+	"github.com/plugbox/plugbox/internal/trace"
 	"github.com/plugbox/plugbox/seccompgen"
 )
 
@@ -25,6 +26,7 @@ type Plan struct {
 	program  []unix.SockFilter // seccomp.Program, decoded for checks
 	rlimits  []configs.Rlimit  // the container's process.rlimits
 	monitor  bool              // the filter notifies: a monitor takes the listener
+	trace    *os.File          // the shim's trace page, when this process traces
 }
 
 // planShim compiles the profile the shim loads (through root's BPF cache)
@@ -47,7 +49,7 @@ func New(root string, spec *specs.Spec, profile *specs.LinuxSeccomp, policy *bun
 	if err != nil {
 		return nil, fmt.Errorf("config.json: linux.seccomp: %w", err)
 	}
-	program, err := compileCached(root, profile)
+	program, err := CompileCached(root, profile)
 	if err != nil {
 		return nil, fmt.Errorf("config.json: linux.seccomp: %w", err)
 	}
@@ -141,14 +143,28 @@ func (sp *Plan) Process(process *libcontainer.Process, monitorEnd *os.File) ([]*
 	if err != nil {
 		return nil, fmt.Errorf("exec shim: %w", err)
 	}
+	traceFD := keep + 2
+	if monitorEnd != nil {
+		traceFD++
+	}
+	if sp.trace, err = shimTrace(cfg, traceFD); err != nil {
+		exeFile.Close()
+		return nil, err
+	}
 	cfgFile, err := shim.ConfigFile(cfg)
 	if err != nil {
 		exeFile.Close()
+		if sp.trace != nil {
+			sp.trace.Close()
+		}
 		return nil, err
 	}
 	process.ExtraFiles = append(process.ExtraFiles, exeFile, cfgFile)
 	if monitorEnd != nil {
 		process.ExtraFiles = append(process.ExtraFiles, monitorEnd)
+	}
+	if sp.trace != nil {
+		process.ExtraFiles = append(process.ExtraFiles, sp.trace)
 	}
 	// libcontainer resolves and execs args[0] inside the container, where
 	// /proc/self/fd/K is the sealed shim.
@@ -224,3 +240,21 @@ var rlimitNames = map[string]int{
 	"RLIMIT_MSGQUEUE": unix.RLIMIT_MSGQUEUE, "RLIMIT_NICE": unix.RLIMIT_NICE, "RLIMIT_RTPRIO": unix.RLIMIT_RTPRIO,
 	"RLIMIT_RTTIME": unix.RLIMIT_RTTIME,
 }
+
+// shimTrace gives cfg a trace page at descriptor fd when this process
+// traces; it returns the file to put there (nil when not tracing).
+func shimTrace(cfg *shim.Config, fd int) (*os.File, error) {
+	if !trace.On() {
+		return nil, nil
+	}
+	f, err := shim.TraceFile()
+	if err != nil {
+		return nil, err
+	}
+	cfg.TraceFD = fd
+	return f, nil
+}
+
+// Trace is the shim's trace page, nil unless this process traces
+// (PLUGBOX_TRACE); the caller reads it once the plugin has exited.
+func (sp *Plan) Trace() *os.File { return sp.trace }

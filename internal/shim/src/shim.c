@@ -13,6 +13,9 @@
  *      waits until the monitor has taken the listener with pidfd_getfd;
  *   6. execve's the plugin with its own environment.
  *
+ * With a trace record it also notes, in a shared page, when each step
+ * ended (CLOCK_MONOTONIC), for plugbox's start-up waterfall.
+ *
  * Any failure prints one line on stderr naming the step and exits 127, so a
  * plugin never runs with a layer that was asked for and not applied.
  *
@@ -29,12 +32,14 @@ enum {
 	NR_read = 0, NR_write = 1, NR_close = 3, NR_mmap = 9, NR_fcntl = 72, NR_sendmsg = 46,
 	NR_execve = 59, NR_prctl = 157, NR_exit_group = 231, NR_openat = 257,
 	NR_faccessat = 269, NR_prlimit64 = 302, NR_seccomp = 317, NR_statx = 332,
+	NR_clock_gettime = 228,
 };
 #elif defined(__aarch64__)
 enum {
 	NR_read = 63, NR_write = 64, NR_close = 57, NR_mmap = 222, NR_fcntl = 25, NR_sendmsg = 211,
 	NR_execve = 221, NR_prctl = 167, NR_exit_group = 94, NR_openat = 56,
 	NR_faccessat = 48, NR_prlimit64 = 261, NR_seccomp = 277, NR_statx = 291,
+	NR_clock_gettime = 113,
 };
 #else
 #error "plugbox-shim is written for x86_64 and aarch64"
@@ -56,6 +61,7 @@ enum {
 #define FD_CLOEXEC 1
 #define PROT_READ 1
 #define PROT_WRITE 2
+#define MAP_SHARED 1
 #define MAP_PRIVATE 2
 #define MAP_ANONYMOUS 0x20
 #define PR_SET_DUMPABLE 4
@@ -79,7 +85,13 @@ enum {
 /* Configuration record tags (doc.go). */
 enum {
 	TAG_END = 0, TAG_ARGV = 1, TAG_KEEP_FDS = 2, TAG_MONITOR_FD = 3, TAG_RLIMIT = 4,
-	TAG_LANDLOCK = 5, TAG_LANDLOCK_PATH = 6, TAG_SECCOMP = 7,
+	TAG_LANDLOCK = 5, TAG_LANDLOCK_PATH = 6, TAG_SECCOMP = 7, TAG_TRACE = 8,
+};
+
+/* Trace stages (doc.go): the step that ends when the record is written. */
+enum {
+	TRACE_START = 1, TRACE_RESOLVED = 2, TRACE_FDS = 3, TRACE_LANDLOCK = 4,
+	TRACE_RLIMITS = 5, TRACE_FILTER = 6,
 };
 static const char magic[8] = {'P', 'B', 'S', 'H', 'I', 'M', '0', '1'};
 /* What the shim tells the monitor before it loads the filter. */
@@ -281,6 +293,7 @@ struct config {
 	uint32_t ll_flags;
 	const unsigned char *bpf;
 	uint32_t bpf_len, seccomp_flags;
+	long trace_fd; /* -1: none */
 };
 
 static uint32_t u32at(const unsigned char *p)
@@ -372,6 +385,11 @@ static void parse(struct config *c)
 		case TAG_LANDLOCK_PATH:
 			if (len < 10 || !nul_terminated(p + 8, len - 8))
 				bad_config("landlock path record");
+			break;
+		case TAG_TRACE:
+			if (len != 8)
+				bad_config("trace record size");
+			c->trace_fd = u32at(p);
 			break;
 		case TAG_SECCOMP:
 			if (len < 16 || (len - 8) % 8 != 0 || (len - 8) / 8 > 4096)
@@ -717,6 +735,44 @@ static void seccomp(const struct config *c)
 	}
 }
 
+/* ---- the trace page ---- */
+
+struct timespec64 {
+	int64_t sec, nsec;
+};
+
+static int64_t now(void)
+{
+	struct timespec64 ts;
+	if (sys2(NR_clock_gettime, 1 /* CLOCK_MONOTONIC */, &ts) < 0)
+		return 0;
+	return ts.sec * 1000000000 + ts.nsec;
+}
+
+/* Records of 16 bytes: int64 time, uint32 stage, uint32 0. Tracing is
+ * best effort: a trace descriptor that cannot be mapped records nothing. */
+static uint64_t *trace_page;
+static unsigned trace_n;
+
+static void trace_open(const struct config *c)
+{
+	if (c->trace_fd < 0)
+		return;
+	long r = sys6(NR_mmap, 0, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, c->trace_fd, 0);
+	if (r < 0 && r > -4096)
+		return;
+	trace_page = (uint64_t *)r;
+}
+
+static void trace(uint32_t stage)
+{
+	if (!trace_page || trace_n >= 4096 / 16)
+		return;
+	trace_page[2 * trace_n] = (uint64_t)now();
+	trace_page[2 * trace_n + 1] = stage;
+	trace_n++;
+}
+
 /* ---- main ---- */
 
 __attribute__((noreturn, used)) void shim_main(long *sp)
@@ -729,9 +785,11 @@ __attribute__((noreturn, used)) void shim_main(long *sp)
 	sys2(NR_prctl, PR_SET_DUMPABLE, 0);
 	if (argc != 2)
 		bad_config("usage: plugbox-shim CONFIG-FD (plugbox starts it; it is not a command)");
-	struct config c = {.monitor_fd = -1};
+	struct config c = {.monitor_fd = -1, .trace_fd = -1};
 	load(&c, argv[1]);
 	parse(&c);
+	trace_open(&c);
+	trace(TRACE_START);
 
 	long r = sys6(NR_mmap, 0, (long)(c.argc + 1) * (long)sizeof(char *), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (r < 0 && r > -4096)
@@ -746,9 +804,16 @@ __attribute__((noreturn, used)) void shim_main(long *sp)
 
 	static char pathbuf[4096];
 	const char *path = resolve(pargv[0], envp, pathbuf, sizeof pathbuf);
+	trace(TRACE_RESOLVED);
 	close_fds(&c);
+	trace(TRACE_FDS);
 	landlock(&c);
+	trace(TRACE_LANDLOCK);
 	rlimits(&c);
+	trace(TRACE_RLIMITS);
+	/* The last record: under the filter the shim makes no call of its own
+	 * but the monitor's read and the execve. */
+	trace(TRACE_FILTER);
 	seccomp(&c);
 	r = sys3(NR_execve, path, pargv, envp);
 	struct msg m;
