@@ -83,17 +83,27 @@ func (b *linuxBackend) Create(opts CreateOptions) (Container, error) {
 		return nil, err
 	}
 	layers.adjustConfig(config)
+	view, err := planRootView(config)
+	if err != nil {
+		return nil, fmt.Errorf("create %s: %w", opts.ID, err)
+	}
 	c, err := libcontainer.Create(b.root, opts.ID, config)
 	if err != nil {
+		view.release()
 		if errors.Is(err, libcontainer.ErrExist) {
 			return nil, fmt.Errorf("container %q: %w", opts.ID, ErrExist)
 		}
 		return nil, fmt.Errorf("create %s: %w", opts.ID, err)
 	}
 	lc := &linuxContainer{backend: b, c: c}
-	if err := lc.startInit(opts, layers); err != nil {
+	if err := lc.startInit(opts, layers, view); err != nil {
+		view.release()
 		_ = c.Destroy()
 		return nil, fmt.Errorf("create %s: %w%s", opts.ID, err, cgroupHint(err, opts.Spec))
+	}
+	if err := view.finish(c, config); err != nil {
+		_ = lc.Delete(true)
+		return nil, fmt.Errorf("create %s: %w", opts.ID, err)
 	}
 	if err := writeLayerRecord(filepath.Join(b.root, opts.ID), layers.record()); err != nil {
 		_ = lc.Delete(true)
@@ -152,7 +162,7 @@ func checkTerminal(opts CreateOptions) error {
 
 // startInit starts the container's init process, which stops before the
 // user process runs (waiting on libcontainer's exec fifo).
-func (lc *linuxContainer) startInit(opts CreateOptions, layers *layerPlan) error {
+func (lc *linuxContainer) startInit(opts CreateOptions, layers *layerPlan, view *rootView) error {
 	p := opts.Spec.Process
 	process, err := newProcess(p)
 	if err != nil {
@@ -178,7 +188,7 @@ func (lc *linuxContainer) startInit(opts CreateOptions, layers *layerPlan) error
 		layers.abort()
 		return err
 	}
-	if err := lc.c.Start(process); err != nil {
+	if err := view.start(func() error { return lc.c.Start(process) }); err != nil {
 		layers.abort()
 		cleanup()
 		return err
@@ -333,6 +343,10 @@ func (lc *linuxContainer) State() (*specs.State, error) {
 			}
 		}
 	}
+	if st.Annotations == nil {
+		st.Annotations = map[string]string{}
+	}
+	lc.addLimitState(st.Status == specs.StateStopped, st.Annotations)
 	return st, nil
 }
 
@@ -492,7 +506,9 @@ func (lc *linuxContainer) Wait() (int, error) {
 	if ps == nil {
 		return -1, fmt.Errorf("wait %s: %w", lc.ID(), err)
 	}
-	return waitStatus(ps.Sys().(syscall.WaitStatus)), nil
+	status := waitStatus(ps.Sys().(syscall.WaitStatus))
+	lc.recordLimitEnd(status)
+	return status, nil
 }
 
 // forwardSignals relays the caller's termination signals to process until

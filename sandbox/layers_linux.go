@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	llsys "github.com/landlock-lsm/go-landlock/landlock/syscall"
@@ -74,9 +73,6 @@ func planLayers(opts CreateOptions, root string) (*layerPlan, error) {
 			flags = append(flags, string(f))
 		}
 		p.enforced.SeccompFlags = strings.Join(flags, ",")
-	}
-	if err := checkRootfsReachable(opts.Bundle, spec); err != nil {
-		return nil, err
 	}
 	if err := bundle.VerifyBinds(opts.Bundle, spec); err != nil {
 		return nil, err
@@ -184,36 +180,6 @@ func routeToListener(profile *specs.LinuxSeccomp, mode monitor.Mode) *specs.Linu
 		out.Syscalls[i] = rule
 	}
 	return &out
-}
-
-// checkRootfsReachable reports a bundle that the container's root, mapped
-// to an unprivileged host uid, cannot reach: libcontainer would otherwise
-// fail with a bare "permission denied" while preparing the rootfs.
-func checkRootfsReachable(bundleDir string, spec *specs.Spec) error {
-	if spec.Linux == nil || len(spec.Linux.UIDMappings) == 0 || os.Geteuid() != 0 {
-		return nil
-	}
-	hostRoot := -1
-	for _, m := range spec.Linux.UIDMappings {
-		if m.ContainerID == 0 {
-			hostRoot = int(m.HostID)
-		}
-	}
-	if hostRoot <= 0 {
-		return nil
-	}
-	for dir := bundle.RootfsPath(bundleDir, spec); ; dir = filepath.Dir(dir) {
-		st, err := os.Stat(dir)
-		if err == nil {
-			sys := st.Sys().(*syscall.Stat_t)
-			if int(sys.Uid) != hostRoot && st.Mode().Perm()&0o001 == 0 {
-				return fmt.Errorf("the container's root runs as host uid %d, which cannot enter %s (mode %o): make it searchable (chmod o+x %s) or move the bundle", hostRoot, dir, st.Mode().Perm(), dir)
-			}
-		}
-		if dir == "/" {
-			return nil
-		}
-	}
 }
 
 // limitsOf summarises the cgroup limits of spec; libcontainer applies them

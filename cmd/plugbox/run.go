@@ -40,13 +40,14 @@ var runCommand = &cli.Command{
 		if !foreground {
 			return nil
 		}
-		stopTimer, err := enforceTimeout(c)
+		stopTimer, err := enforceTimeout(ctx, c)
 		if err != nil {
 			_ = c.Delete(true)
 			return err
 		}
 		status, err := c.Wait()
 		stopTimer()
+		reportLimits(c)
 		reportViolations(ctx, c.ID())
 		if !ctx.Bool("keep") {
 			if derr := c.Delete(true); derr != nil && err == nil {
@@ -61,6 +62,21 @@ var runCommand = &cli.Command{
 		}
 		return nil
 	},
+}
+
+// reportLimits prints, in one line each, which limit ended the plugin and
+// which refused it something, as the container's state records them.
+func reportLimits(c sandbox.Container) {
+	st, err := c.State()
+	if err != nil {
+		return
+	}
+	for _, key := range []string{sandbox.AnnotationEnded, sandbox.AnnotationConstrained} {
+		if v := st.Annotations[key]; v != "" {
+			_, detail, _ := strings.Cut(v, ": ")
+			fmt.Fprintf(os.Stderr, "plugbox: %s: %s\n", c.ID(), detail)
+		}
+	}
 }
 
 // reportViolations prints a one-line summary of the calls the seccomp
@@ -86,7 +102,7 @@ func reportViolations(ctx *cli.Context, id string) {
 // enforceTimeout kills every process of the container when the wall-clock
 // limit of annotation org.plugbox.timeout passes. It returns the function
 // that cancels the timer.
-func enforceTimeout(c sandbox.Container) (stop func(), err error) {
+func enforceTimeout(ctx *cli.Context, c sandbox.Container) (stop func(), err error) {
 	st, err := c.State()
 	if err != nil {
 		return nil, err
@@ -100,7 +116,10 @@ func enforceTimeout(c sandbox.Container) (stop func(), err error) {
 		return nil, fmt.Errorf("config.json: annotation %s: %q is not a positive duration such as \"30s\"", bundle.AnnotationTimeout, raw)
 	}
 	timer := time.AfterFunc(limit, func() {
-		fmt.Fprintf(os.Stderr, "plugbox: %s: wall-clock limit %s exceeded: killing the plugin\n", c.ID(), limit)
+		end := sandbox.End{Cause: sandbox.CauseTimeout, Detail: "killed by the wall-clock limit (" + limit.String() + ")"}
+		if err := sandbox.RecordEnd(ctx.String("root"), c.ID(), end); err != nil {
+			fmt.Fprintf(os.Stderr, "plugbox: %s: %s: %v\n", c.ID(), end.Detail, err)
+		}
 		_ = c.Signal(syscall.SIGKILL, true)
 	})
 	return func() { timer.Stop() }, nil
