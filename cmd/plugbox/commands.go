@@ -27,6 +27,9 @@ func commands() []*cli.Command {
 		checkCommand,
 		seccompCommand,
 		traceCommand,
+		doctorCommand,
+		completionCommand,
+		manCommand,
 	}
 }
 
