@@ -58,6 +58,7 @@ var traceCommand = &cli.Command{
 			return err
 		}
 		id := "trace-" + strconv.Itoa(os.Getpid())
+		fmt.Fprintf(os.Stderr, "plugbox: trace: running %s as container %s under the learning filter: every call beyond \"base\" is recorded and allowed, but for the ones no group grants\n", strings.Join(spec.Process.Args, " "), id)
 		c, err := b.Create(sandbox.CreateOptions{ID: id, Bundle: dir, Spec: spec, Foreground: true, Monitor: string(monitor.Learning)})
 		if err != nil {
 			return err
@@ -91,9 +92,17 @@ var traceCommand = &cli.Command{
 		if err := writeProfile(ctx.String("output"), profile); err != nil {
 			return err
 		}
-		if ctx.Bool("apply") {
-			return applyProfile(dir, profile)
+		done := "printed the learned linux.seccomp profile"
+		if out := ctx.String("output"); out != "" {
+			done = "wrote the learned linux.seccomp profile to " + out
 		}
+		if ctx.Bool("apply") {
+			if err := applyProfile(dir, profile); err != nil {
+				return err
+			}
+			done += " and applied it to " + filepath.Join(dir, bundle.ConfigName)
+		}
+		fmt.Fprintf(os.Stderr, "plugbox: trace: done: %s\n", done)
 		return nil
 	},
 }

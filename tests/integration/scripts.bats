@@ -91,3 +91,21 @@ need_python() {
 	run -0 pb run --bundle "$BATS_TEST_TMPDIR/bb" "$(cid bb)"
 	[[ "${lines[0]}" = "busybox sh: /bin/bb.sh " ]]
 }
+
+@test "bundle init says what it copies: a summary line, and with -v each file and bind as it goes" {
+	need_python
+	run -0 --separate-stderr "$PLUGBOX" bundle init --exec "$PYTHON" "$BATS_TEST_TMPDIR/quiet"
+	[ -z "$output" ]
+	[ "$(wc -l <<<"$stderr")" = 1 ]
+	[[ "$stderr" =~ ^plugbox:\ bundle\ init:\ .*/quiet:\ copied\ [0-9]+\ files\ \([0-9.]+\ MB\)\;\ bound\ read-only\ for\ the\ interpreter:\ /usr/lib/python3 ]]
+	run -0 --separate-stderr "$PLUGBOX" bundle init -v --exec "$PYTHON" "$BATS_TEST_TMPDIR/loud"
+	libc="$(grep -m1 '^plugbox: bundle init: copy .*/libc.so.6 ' <<<"$stderr")"
+	[[ "$libc" == *"MB, needed by "* ]]
+	grep -q "^plugbox: bundle init: copy $PYTHON to /bin/python3 (.* MB, the plugin)$" <<<"$stderr"
+	grep -q "^plugbox: bundle init: bind /usr/lib/python3[.0-9]* (python3's library directory, read-only)$" <<<"$stderr"
+	# one line per file copied, as the summary counts them
+	copies="$(grep -c '^plugbox: bundle init: copy ' <<<"$stderr")"
+	[[ "${stderr##*$'\n'}" == *": copied $copies files ("* ]]
+	# (plus /etc/passwd, /etc/group and /etc/hosts, which it writes)
+	[ "$((copies + 3))" = "$(find "$BATS_TEST_TMPDIR/loud/rootfs" -type f | wc -l)" ]
+}

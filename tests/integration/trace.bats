@@ -28,6 +28,9 @@ teardown() {
 	run -0 "$PLUGBOX" --root "$ROOT" trace --bundle "$BUNDLE" -o "$BATS_TEST_TMPDIR/learned.json" --apply
 	[[ "$output" == *"bb:x:1000:1000"* ]]
 	[[ "$output" == *"learned groups [base fs-read]"* ]]
+	# it says what it is doing, and when it is done
+	[[ "${lines[0]}" == "plugbox: trace: running /bin/busybox cat /etc/passwd as container trace-"*" under the learning filter"* ]]
+	[ "${lines[-1]}" = "plugbox: trace: done: wrote the learned linux.seccomp profile to $BATS_TEST_TMPDIR/learned.json and applied it to $BUNDLE/config.json" ]
 	jq -e '.defaultAction == "SCMP_ACT_ERRNO"' "$BATS_TEST_TMPDIR/learned.json"
 	# the traced run left no container behind
 	[ -z "$("$PLUGBOX" --root "$ROOT" list -q)" ]
