@@ -3,11 +3,14 @@ package bundle
 import (
 	"encoding/json"
 	"fmt"
+	"sort"
+	"strings"
 	"time"
 )
 
 // Annotation keys plugbox reads from config.json. runtime-spec has no field
 // for these layers, so they travel as annotations (documented in README.md).
+// ParseAnnotations decodes all of them, once.
 const (
 	// AnnotationLandlock holds a JSON LandlockPolicy applied to the plugin
 	// process right before its execve.
@@ -28,11 +31,153 @@ const (
 	// AnnotationAuthored marks a config.json written by plugbox bundle init;
 	// its value is the manifest's plugin name.
 	AnnotationAuthored = "org.plugbox.authored"
+	// AnnotationIDMap, set to "auto", asks the runtime (run as root) to give
+	// the sandbox's user namespace its own range of SandboxIDs host ids,
+	// taken from plugbox's range at create and freed at delete; config.json
+	// then has no linux.uidMappings or gidMappings.
+	AnnotationIDMap = "org.plugbox.idmap"
 	// AnnotationBinds holds a JSON list of AuthoredBind: the manifest's read
 	// and write paths as bundle init resolved them, which VerifyBinds
 	// checks again at every create.
 	AnnotationBinds = "org.plugbox.binds"
 )
+
+// EnforcedPrefix starts the keys `plugbox state` adds to report what it
+// really enforces; a config.json must not carry them, or it could claim
+// protection it does not have.
+const EnforcedPrefix = "org.plugbox.enforced."
+
+// Keys `plugbox state` adds to say which limit ended or constrained the
+// plugin; like the enforced ones, a config.json must not carry them.
+const (
+	// AnnotationEnded is "CAUSE: DETAIL", e.g. "memory: killed by the
+	// memory limit (64M)".
+	AnnotationEnded = "org.plugbox.ended"
+	// AnnotationConstrained names a limit that refused the plugin
+	// something without ending it, e.g. "pids: the pids limit (16) refused
+	// 40 new processes or threads".
+	AnnotationConstrained = "org.plugbox.constrained"
+)
+
+// annotationPrefix is plugbox's namespace: every key below it must be known.
+const annotationPrefix = "org.plugbox."
+
+// IDMapAuto is the AnnotationIDMap value that asks for an allocated range.
+const IDMapAuto = "auto"
+
+// Monitor modes of AnnotationMonitor.
+const (
+	MonitorViolations = "violations"
+	MonitorLearning   = "learning"
+)
+
+// Annotations is plugbox's part of a config.json's annotations, decoded and
+// checked once. The zero value is a bundle that asks for none of plugbox's
+// layers (one a client such as podman sends).
+type Annotations struct {
+	// Authored is the plugin's name when plugbox bundle init wrote the
+	// bundle, "" otherwise.
+	Authored string
+	// Landlock is the policy applied before the plugin's execve, or nil.
+	Landlock *LandlockPolicy
+	// Timeout is the plugin's wall-clock limit, 0 for none.
+	Timeout time.Duration
+	// FDNames are the descriptors the host passes with --preserve-fds, in
+	// order; nil when the bundle names none.
+	FDNames []string
+	// Monitor is "", MonitorViolations or MonitorLearning.
+	Monitor string
+	// AutoIDMap asks for a host id range allocated per sandbox.
+	AutoIDMap bool
+	// Binds are the read and write paths as bundle init resolved them.
+	Binds []AuthoredBind
+	// FreeBSD are the FreeBSD backend's annotations (Capsicum, rctl, ...).
+	FreeBSD FreeBSDOptions
+}
+
+// ParseAnnotations decodes plugbox's keys of a config.json's annotations
+// (callers add the file's name to errors).
+// Keys outside org.plugbox. are the bundle's own and left alone; an unknown
+// org.plugbox. key, a key plugbox reports itself (org.plugbox.enforced.*)
+// and a value that does not parse are errors naming the key and the fix.
+func ParseAnnotations(annotations map[string]string) (*Annotations, error) {
+	var a Annotations
+	keys := make([]string, 0, len(annotations))
+	for k := range annotations {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys) // the same key is reported first every time
+	for _, key := range keys {
+		if !strings.HasPrefix(key, annotationPrefix) {
+			continue
+		}
+		value := annotations[key]
+		bad := func(format string, args ...any) error {
+			return fmt.Errorf("annotations[%q] = %q: %s", key, value, fmt.Sprintf(format, args...))
+		}
+		switch key {
+		case AnnotationAuthored:
+			if value == "" {
+				return nil, bad("give the plugin's name, or remove the key")
+			}
+			a.Authored = value
+		case AnnotationLandlock:
+			p, err := decodeLandlock(value)
+			if err != nil {
+				return nil, bad("%v: regenerate it with 'plugbox spec --plugin' or 'plugbox bundle init'", err)
+			}
+			a.Landlock = p
+		case AnnotationTimeout:
+			d, err := time.ParseDuration(value)
+			if err != nil || d <= 0 {
+				return nil, bad(`not a positive duration: write one such as "30s"`)
+			}
+			a.Timeout = d
+		case AnnotationFDNames:
+			names := strings.Split(value, ":")
+			for _, n := range names {
+				if n == "" {
+					return nil, bad(`an empty descriptor name: list names separated by ':', e.g. "input:output"`)
+				}
+			}
+			a.FDNames = names
+		case AnnotationMonitor:
+			if value != MonitorViolations && value != MonitorLearning {
+				return nil, bad("use %q (or %q, as plugbox trace does)", MonitorViolations, MonitorLearning)
+			}
+			a.Monitor = value
+		case AnnotationCapsicum, AnnotationRctl, AnnotationChildrenMax, AnnotationSecurelevel, AnnotationTrapCap:
+			// Decoded together below: they depend on each other.
+		case AnnotationIDMap:
+			if value != IDMapAuto {
+				return nil, bad("use %q, or remove the key and write linux.uidMappings and gidMappings yourself", IDMapAuto)
+			}
+			a.AutoIDMap = true
+		case AnnotationBinds:
+			b, err := ParseBinds(annotations)
+			if err != nil {
+				return nil, err
+			}
+			a.Binds = b
+		case AnnotationEnded, AnnotationConstrained:
+			return nil, fmt.Errorf("annotations[%q]: this key says which limit ended or constrained the plugin and is written only by 'plugbox state': remove it from config.json", key)
+		default:
+			if strings.HasPrefix(key, EnforcedPrefix) {
+				return nil, fmt.Errorf("annotations[%q]: keys under %s report what plugbox enforces and are written only by 'plugbox state': remove it from config.json", key, EnforcedPrefix)
+			}
+			return nil, fmt.Errorf("annotations[%q]: unknown plugbox annotation (a misspelled layer would silently not apply): use one of %s, or remove it", key, strings.Join(knownAnnotations, ", "))
+		}
+	}
+	fo, err := ParseFreeBSDOptions(annotations)
+	if err != nil {
+		return nil, err
+	}
+	a.FreeBSD = fo
+	return &a, nil
+}
+
+var knownAnnotations = []string{AnnotationAuthored, AnnotationBinds, AnnotationCapsicum, AnnotationFDNames, AnnotationIDMap, AnnotationLandlock, AnnotationMonitor, AnnotationTimeout,
+	AnnotationRctl, AnnotationChildrenMax, AnnotationSecurelevel, AnnotationTrapCap}
 
 // LandlockPolicy lists the paths, as seen inside the container, that the
 // plugin may use once Landlock is enforced; everything else is denied.
@@ -46,31 +191,31 @@ type LandlockPolicy struct {
 	BestEffort bool `json:"bestEffort,omitempty"`
 }
 
-// ParseLandlock decodes the AnnotationLandlock value of annotations, or
-// returns nil when it is absent.
-func ParseLandlock(annotations map[string]string) (*LandlockPolicy, error) {
+// landlockOf decodes the AnnotationLandlock value of annotations for an
+// audit, which reports a bad value instead of stopping; nil when absent.
+func landlockOf(annotations map[string]string) (*LandlockPolicy, error) {
 	raw, ok := annotations[AnnotationLandlock]
 	if !ok {
 		return nil, nil
 	}
-	var p LandlockPolicy
-	if err := json.Unmarshal([]byte(raw), &p); err != nil {
+	p, err := decodeLandlock(raw)
+	if err != nil {
 		return nil, fmt.Errorf("config.json: annotations[%q]: %w", AnnotationLandlock, err)
 	}
-	return &p, nil
+	return p, nil
 }
 
-// ParseTimeout decodes the AnnotationTimeout value of annotations; ok is
-// false when it is absent. A value that is not a positive Go duration is an
-// error naming the annotation.
-func ParseTimeout(annotations map[string]string) (limit time.Duration, ok bool, err error) {
-	raw, ok := annotations[AnnotationTimeout]
-	if !ok {
-		return 0, false, nil
+// decodeLandlock parses a LandlockPolicy strictly: a misspelled field would
+// otherwise drop a rule without a word.
+func decodeLandlock(raw string) (*LandlockPolicy, error) {
+	dec := json.NewDecoder(strings.NewReader(raw))
+	dec.DisallowUnknownFields()
+	var p LandlockPolicy
+	if err := dec.Decode(&p); err != nil {
+		return nil, err
 	}
-	limit, err = time.ParseDuration(raw)
-	if err != nil || limit <= 0 {
-		return 0, true, fmt.Errorf("annotation %s: %q is not a positive duration such as \"30s\"", AnnotationTimeout, raw)
+	if dec.More() {
+		return nil, fmt.Errorf("trailing data after the policy")
 	}
-	return limit, true, nil
+	return &p, nil
 }

@@ -328,7 +328,7 @@ func (c *checker) idMappings(l *specs.Linux) {
 	}{{"linux.uidMappings", l.UIDMappings}, {"linux.gidMappings", l.GIDMappings}} {
 		for _, im := range m.maps {
 			if im.HostID == 0 && im.Size > 0 {
-				c.add(High, m.field, fmt.Sprintf("container id %d maps to host id 0: files the host's root owns are the plugin's", im.ContainerID), "map a range of unused host ids (plugbox uses 100000+) or only the caller's id")
+				c.add(High, m.field, fmt.Sprintf("container id %d maps to host id 0: files the host's root owns are the plugin's", im.ContainerID), `map a range of unused host ids (or set annotation "org.plugbox.idmap": "auto" for one per sandbox) or only the caller's id`)
 			}
 		}
 	}
@@ -601,7 +601,7 @@ func bindRisk(src string, rw bool) (Severity, string, string) {
 
 func (c *checker) annotations() {
 	a := c.spec.Annotations
-	pol, err := ParseLandlock(a)
+	pol, err := landlockOf(a)
 	switch {
 	case err != nil:
 		c.add(Medium, "annotations["+AnnotationLandlock+"]", "the Landlock policy does not parse, so the start fails or runs without it: "+err.Error(), "regenerate it with 'plugbox spec'")

@@ -137,7 +137,9 @@ func TestCheckTable(t *testing.T) {
 		{"joined net ns", func(s *specs.Spec) { setNSPath(s, specs.NetworkNamespace, "/proc/1/ns/net") }, Medium, "linux.namespaces", "joins /proc/1/ns/net"},
 		{"no ipc ns", func(s *specs.Spec) { dropNS(s, specs.IPCNamespace) }, Medium, "linux.namespaces", "no ipc namespace"},
 		{"no uts ns", func(s *specs.Spec) { dropNS(s, specs.UTSNamespace) }, Low, "linux.namespaces", "no uts namespace"},
-		{"root maps to root", func(s *specs.Spec) { s.Linux.UIDMappings[0].HostID = 0 }, High, "linux.uidMappings", "host id 0"},
+		{"root maps to root", func(s *specs.Spec) {
+			s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 0, Size: 65536}}
+		}, High, "linux.uidMappings", "host id 0"},
 		{"sys admin", func(s *specs.Spec) { s.Process.Capabilities.Bounding = []string{"CAP_SYS_ADMIN"} }, High, "process.capabilities", "CAP_SYS_ADMIN"},
 		{"no caps section", func(s *specs.Spec) { s.Process.Capabilities = nil }, High, "process.capabilities", "every capability"},
 		{"no seccomp", func(s *specs.Spec) { s.Linux.Seccomp = nil }, High, "linux.seccomp", "no seccomp"},

@@ -340,7 +340,7 @@ func TestLoadRefusesEarly(t *testing.T) {
 		{"blank", " \n\t", "config.json is empty"},
 		{"NUL in args", `{"root": {"path": "rootfs"}, "process": {"args": ["/bin/echo", "a\u0000b"], "cwd": "/"}}`, `"process.args[1]" contains a NUL byte`},
 		{"NUL in env", `{"root": {"path": "rootfs"}, "process": {"args": ["/bin/echo"], "env": ["A=\u0000"], "cwd": "/"}}`, `"process.env[0]" contains a NUL byte`},
-		{"bad timeout", `{"root": {"path": "rootfs"}, "process": {"args": ["/bin/echo"], "cwd": "/"}, "annotations": {"org.plugbox.timeout": "abc"}}`, `org.plugbox.timeout: "abc" is not a positive duration`},
+		{"bad timeout", `{"root": {"path": "rootfs"}, "process": {"args": ["/bin/echo"], "cwd": "/"}, "annotations": {"org.plugbox.timeout": "abc"}}`, `annotations["org.plugbox.timeout"] = "abc": not a positive duration`},
 		{"negative timeout", `{"root": {"path": "rootfs"}, "process": {"args": ["/bin/echo"], "cwd": "/"}, "annotations": {"org.plugbox.timeout": "-5s"}}`, "org.plugbox.timeout"},
 		{"good", `{"root": {"path": "rootfs"}, "process": {"args": ["/bin/echo"], "cwd": "/"}, "annotations": {"org.plugbox.timeout": "5s"}}`, ""},
 	} {

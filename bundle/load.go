@@ -133,10 +133,7 @@ func Validate(dir string, spec *specs.Spec) error {
 	if spec.Process.Cwd == "" || !filepath.IsAbs(spec.Process.Cwd) {
 		return fmt.Errorf(`field "process.cwd" must be an absolute path, not %q`, spec.Process.Cwd)
 	}
-	if _, _, err := ParseTimeout(spec.Annotations); err != nil {
-		return err
-	}
-	if _, err := ParseBinds(spec.Annotations); err != nil {
+	if _, err := ParseAnnotations(spec.Annotations); err != nil {
 		return err
 	}
 	return nil

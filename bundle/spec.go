@@ -13,10 +13,6 @@ import (
 	"github.com/plugbox/plugbox/seccompgen"
 )
 
-// DefaultIDMapBase is the first host id of the range a root caller maps
-// into the sandbox's user namespace when SpecOptions.IDMapBase is zero.
-const DefaultIDMapBase = 100000
-
 // idMapSize is the number of ids a root caller maps (container 0..65535).
 const idMapSize = 65536
 
@@ -27,11 +23,15 @@ const DefaultPath = "/usr/local/bin:/usr/bin:/bin"
 //
 // The user namespace is always created; what it maps depends on the caller:
 //
-//   - Root (Rootless false): container ids 0..65535 map to host ids
-//     IDMapBase..IDMapBase+65535 and the plugin runs as the manifest's
-//     uid/gid (default 1000, i.e. host 101000). No container id maps to a
-//     host id that owns anything, so write paths must be made writable by
-//     host uid IDMapBase+uid (chown or an ACL) by the operator.
+//   - Root (Rootless false): config.json carries AnnotationIDMap "auto"
+//     and no id maps; at create the runtime gives container ids 0..65535
+//     a range of host ids of their own, from plugbox's reserved range, so
+//     no two sandboxes and no login user share a host id. The plugin runs
+//     as the manifest's uid/gid (default 1000). Write paths are bound
+//     idmapped ("ridmap"): inside, the plugin owns what the manifest's uid
+//     owns on disk, and its files are stored as that uid, so the operator
+//     makes write paths writable by the manifest's uid. With IDMapBase set,
+//     container ids map to IDMapBase.. instead, the same for every sandbox.
 //   - Rootless: an unprivileged caller may map only its own ids, and
 //     libcontainer needs container root mapped for its setup, so container
 //     0 maps to HostUID/HostGID and the plugin runs as 0 inside its own user
@@ -42,9 +42,8 @@ type SpecOptions struct {
 	Rootless bool
 	// HostUID and HostGID are the caller's ids; used when Rootless.
 	HostUID, HostGID uint32
-	// IDMapBase is the first host id of the range mapped for a root caller
-	// (DefaultIDMapBase when zero). Pick a range no host user owns, e.g.
-	// one reserved in /etc/subuid for plugbox.
+	// IDMapBase, when not zero, is the first host id of a fixed range
+	// mapped for a root caller instead of a range allocated per sandbox.
 	IDMapBase uint32
 	// Rootfs is root.path (default "rootfs", relative to the bundle).
 	Rootfs string
@@ -106,6 +105,7 @@ func Spec(m *Manifest, opts SpecOptions) (*specs.Spec, error) {
 	if err != nil {
 		return nil, err
 	}
+	autoIDMap := !opts.Rootless && opts.IDMapBase == 0
 	seccomp, err := seccompgen.Generate(e.seccompOptions())
 	if err != nil {
 		return nil, fmt.Errorf("manifest %q: syscalls: %w", e.Name, err)
@@ -142,7 +142,7 @@ func Spec(m *Manifest, opts SpecOptions) (*specs.Spec, error) {
 			Rlimits:         rlimits(&e),
 			NoNewPrivileges: true,
 		},
-		Mounts: mounts(&e, binds),
+		Mounts: mounts(&e, binds, autoIDMap),
 		Linux: &specs.Linux{
 			UIDMappings: uidMap,
 			GIDMappings: gidMap,
@@ -161,6 +161,9 @@ func Spec(m *Manifest, opts SpecOptions) (*specs.Spec, error) {
 			AnnotationAuthored: e.Name,
 			AnnotationTimeout:  e.Limits.Timeout,
 		},
+	}
+	if autoIDMap {
+		spec.Annotations[AnnotationIDMap] = IDMapAuto
 	}
 	if e.OnViolation != ViolationKill {
 		// Denied calls go to plugbox's listener, answered EPERM and logged.
@@ -199,7 +202,7 @@ func idMappings(e *Manifest, opts SpecOptions) (uidMap, gidMap []specs.LinuxIDMa
 	}
 	base := opts.IDMapBase
 	if base == 0 {
-		base = DefaultIDMapBase
+		return nil, nil, *e.UID, *e.GID, nil // allocated at create (AnnotationIDMap)
 	}
 	if uint64(base)+idMapSize > 1<<32-1 {
 		return nil, nil, 0, 0, fmt.Errorf("id map base %d leaves no room for %d ids below 2^32-1: pick a smaller base", base, idMapSize)
@@ -275,8 +278,9 @@ func rlimits(e *Manifest) []specs.POSIXRlimit {
 
 // mounts returns the system mounts followed by the manifest's binds (each
 // from its resolved host path, see AuthoredBind), parents before children
-// so nested binds stack correctly.
-func mounts(e *Manifest, authored []AuthoredBind) []specs.Mount {
+// so nested binds stack correctly. idmapWrite binds the write paths
+// idmapped with the sandbox's own id maps.
+func mounts(e *Manifest, authored []AuthoredBind, idmapWrite bool) []specs.Mount {
 	ms := []specs.Mount{
 		{Destination: "/proc", Type: "proc", Source: "proc", Options: []string{"nosuid", "noexec", "nodev"}},
 		{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "noexec", "strictatime", "mode=755", "size=65536k"}},
@@ -292,6 +296,9 @@ func mounts(e *Manifest, authored []AuthoredBind) []specs.Mount {
 		opts := []string{"rbind", "ro", "nosuid", "nodev", "rro", "rnosuid", "rnodev"}
 		if b.Write {
 			opts = []string{"rbind", "rw", "nosuid", "nodev", "noexec", "rnosuid", "rnodev", "rnoexec"}
+			if idmapWrite {
+				opts = append(opts, "ridmap")
+			}
 		}
 		ms = append(ms, specs.Mount{Destination: b.Path, Type: "bind", Source: b.Source, Options: opts})
 	}

@@ -41,8 +41,9 @@ func TestSpecDefault(t *testing.T) {
 			t.Errorf("namespace %s missing", want)
 		}
 	}
-	if m := s.Linux.UIDMappings; len(m) != 1 || m[0].HostID != DefaultIDMapBase || m[0].Size != 65536 || m[0].ContainerID != 0 {
-		t.Errorf("uidMappings = %+v", m)
+	// As root, each sandbox gets its own range at create: no fixed maps.
+	if len(s.Linux.UIDMappings) != 0 || len(s.Linux.GIDMappings) != 0 || s.Annotations[AnnotationIDMap] != IDMapAuto {
+		t.Errorf("uidMappings = %+v, gidMappings = %+v, %s = %q", s.Linux.UIDMappings, s.Linux.GIDMappings, AnnotationIDMap, s.Annotations[AnnotationIDMap])
 	}
 	r := s.Linux.Resources
 	if *r.Memory.Limit != DefaultMemory || *r.Pids.Limit != DefaultPids || *r.CPU.Quota != 100000 {
@@ -64,7 +65,7 @@ func TestSpecDefault(t *testing.T) {
 	if s.Annotations[AnnotationAuthored] != "plugin" || s.Annotations[AnnotationTimeout] != DefaultTimeout {
 		t.Errorf("annotations = %v", s.Annotations)
 	}
-	pol, err := ParseLandlock(s.Annotations)
+	pol, err := landlockOf(s.Annotations)
 	if err != nil || pol == nil {
 		t.Fatalf("landlock = %v, %v", pol, err)
 	}
@@ -148,7 +149,11 @@ func TestSpecManifest(t *testing.T) {
 	if rw == nil || !slices.Contains(rw.Options, "rw") || !slices.Contains(rw.Options, "noexec") {
 		t.Errorf("write mount = %+v", rw)
 	}
-	pol, _ := ParseLandlock(s.Annotations)
+	// A rootless caller cannot make idmapped mounts, nor needs them.
+	if slices.Contains(rw.Options, "ridmap") || s.Annotations[AnnotationIDMap] != "" {
+		t.Errorf("rootless write mount = %+v, %s = %q", rw, AnnotationIDMap, s.Annotations[AnnotationIDMap])
+	}
+	pol, _ := landlockOf(s.Annotations)
 	if pol == nil || !slices.Contains(pol.ReadWrite, out) || slices.Contains(pol.ReadWrite, dir) || !pol.BestEffort {
 		t.Errorf("landlock = %+v", pol)
 	}
@@ -163,6 +168,21 @@ func TestSpecManifest(t *testing.T) {
 	}
 	if s.Linux.UIDMappings[0].HostID != 200000 || s.Process.User.UID != DefaultUID {
 		t.Errorf("root mapping = %+v, uid %d", s.Linux.UIDMappings, s.Process.User.UID)
+	}
+	if _, ok := s.Annotations[AnnotationIDMap]; ok {
+		t.Error("a fixed id map base still asks for an allocated range")
+	}
+
+	// As root with an allocated range, write paths (only) are idmapped, so
+	// the plugin owns what the manifest's uid owns on disk.
+	s, err = Spec(m, SpecOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mnt := range s.Mounts {
+		if idmapped := slices.Contains(mnt.Options, "ridmap"); idmapped != (mnt.Destination == out) {
+			t.Errorf("mount %s: options %v", mnt.Destination, mnt.Options)
+		}
 	}
 }
 

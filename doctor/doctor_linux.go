@@ -17,14 +17,9 @@ import (
 	libseccomp "github.com/seccomp/libseccomp-golang"
 	"golang.org/x/sys/unix"
 
-	"github.com/plugbox/plugbox/bundle"
 	"github.com/plugbox/plugbox/internal/shim"
 	"github.com/plugbox/plugbox/nsutil"
 )
-
-// sandboxIDs is how many ids a root caller maps into a sandbox: container
-// ids 0..65535, as bundle.Spec maps them.
-const sandboxIDs = 65536
 
 // Paths the Linux probes read; tests point them at files of their own.
 var (
@@ -97,7 +92,7 @@ func checkUserNS(opts Options) []Check {
 			root.Status, root.Found, root.Fix = Missing, fmt.Sprintf("root cannot create one (%v; user.max_user_namespaces = %s): every sandbox needs its own", err, limit), fixOff
 		} else {
 			root.Status = OK
-			root.Found = fmt.Sprintf("each sandbox gets its own, container ids 0-%d mapped to host ids %d-%d", sandboxIDs-1, bundle.DefaultIDMapBase, bundle.DefaultIDMapBase+sandboxIDs-1)
+			root.Found = fmt.Sprintf("each sandbox gets its own, container ids 0-%d mapped to a host id range of its own (see /etc/subuid)", nsutil.SandboxIDs-1)
 		}
 	}
 	unpriv := Check{Name: "rootless user namespaces"}
@@ -396,18 +391,17 @@ func ownCgroups(mode string) ([]string, error) {
 	return out, nil
 }
 
-// checkSubIDs: root maps sandboxes to a fixed host range, which no user's
-// subordinate ids (their own rootless containers) and no account may share.
+// checkSubIDs: root gives each sandbox a host id range of its own from
+// plugbox's pool (the plugbox entries of /etc/subuid and /etc/subgid, or
+// nsutil.DefaultPool), minus every other entry and every account.
 func checkSubIDs() Check {
 	c := Check{Name: "/etc/subuid"}
-	start := uint64(bundle.DefaultIDMapBase)
-	end := start + uint64(sandboxIDs)
 	if os.Geteuid() != 0 {
-		entries, _ := subIDEntries(filepath.Join(etcDir, "subuid"))
+		entries, _ := readSubIDs(filepath.Join(etcDir, "subuid"))
 		var mine []string
 		for _, e := range entries {
-			if e.owner == strconv.Itoa(os.Geteuid()) || e.owner == userName() {
-				mine = append(mine, fmt.Sprintf("%d-%d", e.start, e.start+e.size-1))
+			if e.Owner == strconv.Itoa(os.Geteuid()) || e.Owner == userName() {
+				mine = append(mine, e.IDRange.String())
 			}
 		}
 		c.Status = Info
@@ -417,58 +411,64 @@ func checkSubIDs() Check {
 		}
 		return c
 	}
-	var clash []string
-	for _, name := range []string{"subuid", "subgid"} {
-		entries, err := subIDEntries(filepath.Join(etcDir, name))
-		if err != nil && !os.IsNotExist(err) {
-			c.Status, c.Found, c.Fix = Warn, err.Error(), "fix the file's syntax (OWNER:START:COUNT per line)"
+	var parts []string
+	room := -1
+	for _, f := range []struct{ subid, accounts string }{{"subuid", "passwd"}, {"subgid", "group"}} {
+		entries, err := readSubIDs(filepath.Join(etcDir, f.subid))
+		if err != nil {
+			c.Status, c.Found, c.Fix = Missing, err.Error(), "fix the line: creates refuse to hand out ids while they cannot read the file"
 			return c
 		}
+		source := "nsutil's default pool " + nsutil.DefaultPool.String()
 		for _, e := range entries {
-			if e.start < end && start < e.start+e.size {
-				clash = append(clash, fmt.Sprintf("%s's %s %d-%d", e.owner, name, e.start, e.start+e.size-1))
+			if e.Owner == nsutil.PoolOwner {
+				source = "the " + nsutil.PoolOwner + " entries"
+				break
 			}
 		}
+		n := 0
+		for _, r := range nsutil.Pool(entries, accountIDs(filepath.Join(etcDir, f.accounts))) {
+			n += int(r.Size / nsutil.SandboxIDs)
+		}
+		if room < 0 || n < room {
+			room = n
+		}
+		parts = append(parts, fmt.Sprintf("%s from %s", f.subid, source))
 	}
-	if len(clash) > 0 {
-		c.Status = Warn
-		c.Found = fmt.Sprintf("sandboxes run as host ids %d-%d, which overlap %s: those users' own rootless containers could share files and signals with plugins", start, end-1, strings.Join(clash, ", "))
-		c.Fix = fmt.Sprintf("give those users ranges above %d (usermod --del-subuids %d-%d --add-subuids %d-%d USER, the same for subgids)", end-1, start, end-1, end, end+uint64(sandboxIDs)-1)
+	if room == 0 {
+		c.Status = Missing
+		c.Found = "no free range of " + strconv.Itoa(nsutil.SandboxIDs) + " host ids is left for sandboxes (" + strings.Join(parts, ", ") + ", minus other entries and accounts)"
+		c.Fix = fmt.Sprintf("add a line %s:START:COUNT to /etc/subuid and /etc/subgid over ids no user holds, e.g. %s:%d:%d", nsutil.PoolOwner, nsutil.PoolOwner, nsutil.DefaultPool.Start, nsutil.DefaultPool.Size)
 		return c
 	}
-	c.Status, c.Found = OK, fmt.Sprintf("no user's subordinate ids overlap the sandboxes' host ids %d-%d", start, end-1)
+	c.Status = OK
+	c.Found = fmt.Sprintf("each sandbox gets %d host ids of its own: %s, minus other users' entries and accounts; room for %d sandboxes", nsutil.SandboxIDs, strings.Join(parts, ", "), room)
 	return c
 }
 
-type subIDEntry struct {
-	owner       string
-	start, size uint64
-}
-
-// subIDEntries reads /etc/subuid or /etc/subgid (OWNER:START:COUNT).
-func subIDEntries(path string) ([]subIDEntry, error) {
+func readSubIDs(path string) ([]nsutil.SubIDEntry, error) {
 	data, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		return nil, nil
+	}
 	if err != nil {
 		return nil, err
 	}
-	var out []subIDEntry
-	for n, line := range strings.Split(string(data), "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
+	return nsutil.ParseSubIDs(path, data)
+}
+
+// accountIDs returns the ids (third field) of a passwd or group file.
+func accountIDs(path string) []uint32 {
+	data, _ := os.ReadFile(path)
+	var ids []uint32
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Split(line, ":"); len(f) > 2 {
+			if id, err := strconv.ParseUint(f[2], 10, 32); err == nil {
+				ids = append(ids, uint32(id))
+			}
 		}
-		f := strings.Split(line, ":")
-		if len(f) != 3 {
-			return nil, fmt.Errorf("%s:%d: %q is not OWNER:START:COUNT", path, n+1, line)
-		}
-		start, err1 := strconv.ParseUint(f[1], 10, 32)
-		size, err2 := strconv.ParseUint(f[2], 10, 32)
-		if err1 != nil || err2 != nil {
-			return nil, fmt.Errorf("%s:%d: %q: START and COUNT must be numbers", path, n+1, line)
-		}
-		out = append(out, subIDEntry{owner: f[0], start: start, size: size})
 	}
-	return out, nil
+	return ids
 }
 
 func userName() string {

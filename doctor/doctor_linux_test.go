@@ -72,19 +72,29 @@ func TestCgroupControllers(t *testing.T) {
 
 func TestCheckSubIDs(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("root's sandboxes' host range is checked only as root")
+		t.Skip("root's sandbox id pool is checked only as root")
 	}
 	fakeHost(t, map[string]string{"etc/subuid": "alice:165536:65536\n", "etc/subgid": "alice:165536:65536\n"})
-	if c := checkSubIDs(); c.Status != OK {
-		t.Errorf("no overlap: %+v", c)
+	if c := checkSubIDs(); c.Status != OK || !strings.Contains(c.Found, "default pool") || !strings.Contains(c.Found, "room for 4094 sandboxes") {
+		t.Errorf("default pool: %+v", c)
 	}
-	fakeHost(t, map[string]string{"etc/subuid": "# comment\nbob:100000:65536\n"})
+	fakeHost(t, map[string]string{
+		"etc/subuid": "plugbox:2000000000:200000\nbob:2000065536:1\n",
+		"etc/subgid": "plugbox:2000000000:200000\n",
+		"etc/passwd": "carol:x:2000000001:100::/:/bin/sh\n",
+	})
 	c := checkSubIDs()
-	if c.Status != Warn || !strings.Contains(c.Found, "bob's subuid 100000-165535") || !strings.Contains(c.Fix, "usermod") {
-		t.Errorf("overlap: %+v", c)
+	// carol's account and bob's id split the 200000 uids so that only two
+	// whole ranges of 65536 are left (gids have three).
+	if c.Status != OK || !strings.Contains(c.Found, "the plugbox entries") || !strings.Contains(c.Found, "room for 2 sandboxes") {
+		t.Errorf("plugbox entries: %+v", c)
+	}
+	fakeHost(t, map[string]string{"etc/subuid": "plugbox:2000000000:1000\n"})
+	if c := checkSubIDs(); c.Status != Missing || !strings.Contains(c.Fix, "plugbox:") {
+		t.Errorf("a pool too small: %+v", c)
 	}
 	fakeHost(t, map[string]string{"etc/subuid": "broken line\n"})
-	if c := checkSubIDs(); c.Status != Warn || !strings.Contains(c.Found, "OWNER:START:COUNT") {
+	if c := checkSubIDs(); c.Status != Missing || !strings.Contains(c.Found, "OWNER:START:COUNT") {
 		t.Errorf("bad syntax: %+v", c)
 	}
 }

@@ -1,5 +1,6 @@
 // Package nsutil probes what this Linux host allows for namespaces, so that
-// plugbox can name the exact fix instead of passing on a bare EPERM.
+// plugbox can name the exact fix instead of passing on a bare EPERM, and
+// hands out the host id ranges of sandboxes' user namespaces.
 package nsutil
 
 import (

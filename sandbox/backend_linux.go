@@ -20,6 +20,7 @@ import (
 
 	"github.com/plugbox/plugbox/bundle"
 	"github.com/plugbox/plugbox/nsutil"
+	"github.com/plugbox/plugbox/sandbox/store"
 
 	// The devices cgroup manager registers itself here; without it every
 	// create fails with "cgroup manager is not configured to set device rules".
@@ -30,20 +31,18 @@ import (
 
 // linuxBackend runs containers with runc's libcontainer.
 type linuxBackend struct {
-	root string
+	root *store.Root
 }
 
 // New returns the Linux backend keeping its state under root, creating the
-// directory (0700) when needed.
+// directory (0700) when needed and refusing one another user could tamper
+// with (see store.Open).
 func New(root string) (Backend, error) {
-	abs, err := filepath.Abs(root)
+	r, err := store.Open(root)
 	if err != nil {
-		return nil, fmt.Errorf("--root %s: %w", root, err)
+		return nil, err
 	}
-	if err := os.MkdirAll(abs, 0o700); err != nil {
-		return nil, fmt.Errorf("--root %s: cannot create the state directory: %w", abs, err)
-	}
-	return &linuxBackend{root: abs}, nil
+	return &linuxBackend{root: r}, nil
 }
 
 // linuxContainer is a libcontainer container plus, in the process that
@@ -56,15 +55,10 @@ type linuxContainer struct {
 	monitor *monitorSpawn         // the seccomp monitor started by this process
 }
 
-func (b *linuxBackend) Create(opts CreateOptions) (Container, error) {
-	unlock, err := lockPath(b.root)
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
-	if _, err := os.Stat(filepath.Join(b.root, opts.ID)); err == nil {
-		return nil, fmt.Errorf("container %q: %w (delete it first or choose another ID)", opts.ID, ErrExist)
-	}
+// Create takes the ID by making its state directory (the uniqueness guard)
+// and holds that directory's lock until the container is created; creates
+// of other IDs run alongside. Whatever fails undoes what was done.
+func (b *linuxBackend) Create(opts CreateOptions) (_ Container, retErr error) {
 	if err := checkTerminal(opts); err != nil {
 		return nil, err
 	}
@@ -74,7 +68,38 @@ func (b *linuxBackend) Create(opts CreateOptions) (Container, error) {
 			return nil, fmt.Errorf("create %s: an unprivileged user needs a user namespace, and this host forbids it: %s", opts.ID, fix)
 		}
 	}
-	layers, err := planLayers(opts, b.root)
+	if _, err := opts.plugboxAnnotations(); err != nil {
+		return nil, err
+	}
+	lock, err := b.root.Create(opts.ID)
+	if err != nil {
+		if errors.Is(err, ErrExist) {
+			return nil, fmt.Errorf("%w (delete it first or choose another ID)", err)
+		}
+		return nil, err
+	}
+	dir := lock.Dir()
+	var lc *linuxContainer
+	defer func() {
+		defer lock.Unlock()
+		if retErr == nil {
+			return
+		}
+		if lc != nil {
+			// libcontainer made the cgroups and its state: remove them too.
+			if err := lc.deleteLocked(lock, true); err != nil {
+				retErr = fmt.Errorf("%w; cleaning up also failed, 'plugbox delete --force %s' retries: %v", retErr, opts.ID, err)
+			}
+			return
+		}
+		if err := removeUnfinished(lock); err != nil {
+			retErr = fmt.Errorf("%w; cleaning up also failed, 'plugbox delete %s' retries: %v", retErr, opts.ID, err)
+		}
+	}()
+	if err := allocateIDMap(opts, dir); err != nil {
+		return nil, err
+	}
+	layers, err := planLayers(opts, b.root.Path())
 	if err != nil {
 		return nil, err
 	}
@@ -87,26 +112,26 @@ func (b *linuxBackend) Create(opts CreateOptions) (Container, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", opts.ID, err)
 	}
-	c, err := libcontainer.Create(b.root, opts.ID, config)
-	if err != nil {
-		view.release()
-		if errors.Is(err, libcontainer.ErrExist) {
-			return nil, fmt.Errorf("container %q: %w", opts.ID, ErrExist)
-		}
+	defer view.release()
+	// Before libcontainer makes cgroups: a delete after a killed create
+	// finds them from here.
+	if err := writeCreateRecord(dir, &createRecord{Bundle: opts.Bundle, Created: time.Now().UTC(), Cgroups: config.Cgroups}); err != nil {
 		return nil, fmt.Errorf("create %s: %w", opts.ID, err)
 	}
-	lc := &linuxContainer{backend: b, c: c}
-	if err := lc.startInit(opts, layers, view); err != nil {
-		view.release()
+	c, err := libcontainer.Create(dir, opts.ID, config)
+	if err != nil {
+		return nil, fmt.Errorf("create %s: %w", opts.ID, err)
+	}
+	created := &linuxContainer{backend: b, c: c}
+	if err := created.startInit(opts, layers, view); err != nil {
 		_ = c.Destroy()
 		return nil, fmt.Errorf("create %s: %w%s", opts.ID, err, cgroupHint(err, opts.Spec))
 	}
+	lc = created
 	if err := view.finish(c, config); err != nil {
-		_ = lc.Delete(true)
 		return nil, fmt.Errorf("create %s: %w", opts.ID, err)
 	}
-	if err := writeLayerRecord(filepath.Join(b.root, opts.ID), layers.record()); err != nil {
-		_ = lc.Delete(true)
+	if err := writeLayerRecord(dir, layers.record()); err != nil {
 		return nil, err
 	}
 	return lc, nil
@@ -169,7 +194,7 @@ func (lc *linuxContainer) startInit(opts CreateOptions, layers *layerPlan, view 
 		return err
 	}
 	process.Init = true
-	pluginBundle := opts.Spec.Annotations[bundle.AnnotationAuthored] != ""
+	pluginBundle := opts.Annotations.Authored != ""
 	for i := 0; i < opts.PreserveFDs; i++ {
 		f, err := preservedFile(3+i, pluginBundle)
 		if err != nil {
@@ -177,7 +202,7 @@ func (lc *linuxContainer) startInit(opts CreateOptions, layers *layerPlan, view 
 		}
 		process.ExtraFiles = append(process.ExtraFiles, f)
 	}
-	if err := layers.adjustProcess(process, lc.backend.root, lc.ID()); err != nil {
+	if err := layers.adjustProcess(process, lc.backend.root.Path(), lc.ID()); err != nil {
 		return err
 	}
 	cleanup, err := setupStdio(process, stdioOptions{
@@ -287,32 +312,26 @@ var rlimitNames = map[string]int{
 	"RLIMIT_RTTIME": unix.RLIMIT_RTTIME,
 }
 
+// Load returns container id: a libcontainer container, or, when its create
+// has not written state.json, an unfinished one that State describes and
+// Delete removes.
 func (b *linuxBackend) Load(id string) (Container, error) {
-	c, err := libcontainer.Load(b.root, id)
+	if err := b.root.Check(id); err != nil {
+		return nil, err
+	}
+	c, err := b.loadLibcontainer(id)
 	if err != nil {
-		if errors.Is(err, libcontainer.ErrNotExist) || errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("container %q: %w (see 'plugbox list')", id, ErrNotExist)
-		}
-		return nil, fmt.Errorf("load %s: %w", id, err)
+		return nil, err
+	}
+	if c == nil {
+		return &unfinished{b: b, id: id}, nil
 	}
 	return &linuxContainer{backend: b, c: c}, nil
 }
 
-func (b *linuxBackend) List() ([]string, error) {
-	entries, err := os.ReadDir(b.root)
-	if err != nil {
-		return nil, fmt.Errorf("list %s: %w", b.root, err)
-	}
-	var ids []string
-	for _, e := range entries {
-		if e.IsDir() {
-			if _, err := os.Stat(filepath.Join(b.root, e.Name(), "state.json")); err == nil {
-				ids = append(ids, e.Name())
-			}
-		}
-	}
-	return ids, nil
-}
+// List returns the IDs of every container under the root, unfinished ones
+// included.
+func (b *linuxBackend) List() ([]string, error) { return b.root.List() }
 
 func (lc *linuxContainer) ID() string { return lc.c.ID() }
 
@@ -324,12 +343,21 @@ func (lc *linuxContainer) State() (*specs.State, error) {
 	if st.Bundle == "" {
 		st.Bundle, _ = utils.SearchLabels(lc.c.Config().Labels, "bundle")
 	}
-	// What plugbox really enforces, beside the config's own annotations.
+	// What plugbox really enforces, beside the config's own annotations
+	// (which cannot claim it: create refuses org.plugbox.enforced.* keys).
+	for key := range st.Annotations {
+		if strings.HasPrefix(key, bundle.EnforcedPrefix) {
+			delete(st.Annotations, key)
+		}
+	}
+	if st.Annotations == nil {
+		st.Annotations = map[string]string{}
+	}
+	if cfg := lc.c.Config(); cfg.Namespaces.Contains(configs.NEWUSER) {
+		st.Annotations[bundle.EnforcedPrefix+"idmap"] = idMapSummary(cfg.UIDMappings, cfg.GIDMappings)
+	}
 	var layers Layers
 	if ReadLayerRecord(lc.dir(), &layers) == nil {
-		if st.Annotations == nil {
-			st.Annotations = map[string]string{}
-		}
 		for key, value := range map[string]string{
 			"seccomp":         layers.Seccomp,
 			"seccomp-default": layers.SeccompDefault,
@@ -339,7 +367,7 @@ func (lc *linuxContainer) State() (*specs.State, error) {
 			"limits":          layers.Limits,
 		} {
 			if value != "" {
-				st.Annotations["org.plugbox.enforced."+key] = value
+				st.Annotations[bundle.EnforcedPrefix+key] = value
 			}
 		}
 	}
@@ -359,11 +387,15 @@ func (lc *linuxContainer) status() (libcontainer.Status, error) {
 }
 
 func (lc *linuxContainer) Start() error {
-	unlock, err := lockPath(lc.dir())
+	lock, c, err := lc.backend.lockLoaded(lc.ID())
 	if err != nil {
 		return err
 	}
-	defer unlock()
+	defer lock.Unlock()
+	if c == nil {
+		return (&unfinished{b: lc.backend, id: lc.ID()}).Start()
+	}
+	lc.c = c
 	s, err := lc.status()
 	if err != nil {
 		return err
@@ -405,13 +437,29 @@ func (lc *linuxContainer) Signal(sig os.Signal, all bool) error {
 	return nil
 }
 
+// Delete takes the container's lock and deletes what it holds; a container
+// deleted meanwhile is ErrNotExist (which delete --force forgives).
 func (lc *linuxContainer) Delete(force bool) error {
-	dir := lc.dir()
-	unlock, err := lockPath(dir)
+	lock, c, err := lc.backend.lockLoaded(lc.ID())
 	if err != nil {
 		return err
 	}
-	defer unlock()
+	defer lock.Unlock()
+	if c == nil {
+		// Deleted and created anew, and that create was interrupted.
+		if err := removeUnfinished(lock); err != nil {
+			return fmt.Errorf("delete %s: %w", lc.ID(), err)
+		}
+		return nil
+	}
+	lc.c = c
+	return lc.deleteLocked(lock, force)
+}
+
+// deleteLocked deletes the container under its held lock: it kills it
+// (force) or refuses a running one, destroys what libcontainer holds, frees
+// its id range and removes the state directory.
+func (lc *linuxContainer) deleteLocked(lock *store.Lock, force bool) error {
 	s, err := lc.status()
 	if err != nil {
 		return err
@@ -435,12 +483,20 @@ func (lc *linuxContainer) Delete(force bool) error {
 		}
 	}
 	// Destroy kills what remains (a created init waiting on its fifo, or
-	// stragglers in the cgroup), removes the cgroup and the state dir.
+	// stragglers in the cgroup), removes the cgroup and libcontainer's
+	// state directory.
 	if err := lc.c.Destroy(); err != nil {
 		return fmt.Errorf("delete %s: %w", lc.ID(), err)
 	}
 	if lc.stop != nil {
 		lc.stop()
+		lc.stop = nil
+	}
+	if err := releaseIDMap(lock.Dir()); err != nil {
+		return fmt.Errorf("delete %s: %w", lc.ID(), err)
+	}
+	if err := lock.RemoveAll(); err != nil {
+		return fmt.Errorf("delete %s: %w", lc.ID(), err)
 	}
 	return nil
 }
@@ -538,20 +594,5 @@ func waitStatus(ws syscall.WaitStatus) int {
 	return ws.ExitStatus()
 }
 
-func (lc *linuxContainer) dir() string { return filepath.Join(lc.backend.root, lc.ID()) }
-
-// lockPath takes an exclusive flock on path (a directory) until unlock.
-func lockPath(path string) (unlock func(), err error) {
-	f, err := os.Open(path)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("%s: %w", filepath.Base(path), ErrNotExist)
-		}
-		return nil, fmt.Errorf("lock %s: %w", path, err)
-	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("lock %s: %w", path, err)
-	}
-	return func() { _ = unix.Flock(int(f.Fd()), unix.LOCK_UN); f.Close() }, nil
-}
+// dir is the container's state directory (libcontainer's is dir()/ID).
+func (lc *linuxContainer) dir() string { return lc.backend.root.Dir(lc.ID()) }

@@ -20,6 +20,7 @@ import (
 	"github.com/plugbox/plugbox/bundle"
 	"github.com/plugbox/plugbox/internal/atomicfile"
 	"github.com/plugbox/plugbox/jail"
+	"github.com/plugbox/plugbox/sandbox/store"
 )
 
 // jailBackend runs containers as FreeBSD jails, one state directory per
@@ -36,16 +37,14 @@ type jailBackend struct {
 }
 
 // newJailBackend returns the FreeBSD backend keeping its state under root
-// (created 0700 when missing).
+// (created 0700 when missing; refused when another user could tamper with
+// it, see store.Open).
 func newJailBackend(root string, sys jail.Sys) (*jailBackend, error) {
-	abs, err := filepath.Abs(root)
+	r, err := store.Open(root)
 	if err != nil {
-		return nil, fmt.Errorf("state root %s: %w", root, err)
+		return nil, err
 	}
-	if err := os.MkdirAll(abs, 0o700); err != nil {
-		return nil, fmt.Errorf("state root: %w", err)
-	}
-	return &jailBackend{root: abs, sys: sys, removeWait: 10 * time.Second}, nil
+	return &jailBackend{root: r.Path(), sys: sys, removeWait: 10 * time.Second}, nil
 }
 
 func (b *jailBackend) dir(id string) (string, error) {
@@ -87,10 +86,11 @@ func checkJailOptions(opts CreateOptions) (bundle.FreeBSDOptions, error) {
 	case opts.PreserveFDs < 0:
 		return bundle.FreeBSDOptions{}, fmt.Errorf("--preserve-fds: %d is negative", opts.PreserveFDs)
 	}
-	fo, err := bundle.ParseFreeBSDOptions(s.Annotations)
+	ann, err := opts.plugboxAnnotations()
 	if err != nil {
-		return fo, err
+		return bundle.FreeBSDOptions{}, err
 	}
+	fo := ann.FreeBSD
 	switch opts.Monitor {
 	case "":
 	case jailMonitorViolations, jailMonitorLearning:
@@ -101,7 +101,7 @@ func checkJailOptions(opts CreateOptions) (bundle.FreeBSDOptions, error) {
 		return fo, fmt.Errorf("monitor %q: use %q or %q", opts.Monitor, jailMonitorViolations, jailMonitorLearning)
 	}
 	layers := jail.LinuxOnlyLayers(s)
-	if _, ok := s.Annotations[bundle.AnnotationLandlock]; ok {
+	if ann.Landlock != nil {
 		layers = append(layers, fmt.Sprintf("annotations[%q]", bundle.AnnotationLandlock))
 	}
 	if len(layers) > 0 && !fo.Capsicum {

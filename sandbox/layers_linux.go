@@ -77,10 +77,11 @@ func planLayers(opts CreateOptions, root string) (*layerPlan, error) {
 	if err := bundle.VerifyBinds(opts.Bundle, spec); err != nil {
 		return nil, err
 	}
-	policy, err := bundle.ParseLandlock(spec.Annotations)
+	ann, err := opts.plugboxAnnotations()
 	if err != nil {
 		return nil, err
 	}
+	policy := ann.Landlock
 	if opts.Monitor != "" {
 		if p.monitor, err = monitor.ParseMode(opts.Monitor); err != nil {
 			return nil, err
@@ -91,7 +92,7 @@ func planLayers(opts CreateOptions, root string) (*layerPlan, error) {
 		seccompProfile = routeToListener(seccompProfile, p.monitor)
 		p.enforced.Monitor = opts.Monitor
 	}
-	authored := spec.Annotations[bundle.AnnotationAuthored] != ""
+	authored := ann.Authored != ""
 	if policy == nil && p.monitor == "" && !authored {
 		// A bundle a client sends (podman, containerd, the OCI suite) gets
 		// runc's behaviour: libcontainer loads its seccomp profile, before

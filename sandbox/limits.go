@@ -11,18 +11,15 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/plugbox/plugbox/bundle"
 )
 
-// Annotations plugbox adds to a container's state (a config.json's own
-// values for them are dropped: only plugbox says what happened).
+// Annotations plugbox adds to a container's state (create refuses a
+// config.json that carries them: only plugbox says what happened).
 const (
-	// AnnotationEnded says, as "CAUSE: DETAIL", which limit ended the
-	// plugin, e.g. "memory: killed by the memory limit (64M)".
-	AnnotationEnded = "org.plugbox.ended"
-	// AnnotationConstrained says which limit refused the plugin something
-	// without ending it, e.g. "pids: the pids limit (16) refused 40 new
-	// processes or threads".
-	AnnotationConstrained = "org.plugbox.constrained"
+	AnnotationEnded       = bundle.AnnotationEnded
+	AnnotationConstrained = bundle.AnnotationConstrained
 )
 
 // Causes of an End.

@@ -55,7 +55,7 @@ func (lc *linuxContainer) Exec(opts ExecOptions) (Process, error) {
 	if (!opts.Detach || !opts.Process.Terminal) && opts.ConsoleSocket != "" {
 		return nil, errors.New(`exec --console-socket needs --tty and --detach`)
 	}
-	plan, err := execPlan(lc.backend.root, lc.ID(), opts.Process)
+	plan, err := execPlan(lc.backend.root.Path(), lc.ID(), opts.Process)
 	if err != nil {
 		return nil, err
 	}
@@ -81,7 +81,7 @@ func (lc *linuxContainer) Exec(opts ExecOptions) (Process, error) {
 		}
 		process.ExtraFiles = append(process.ExtraFiles, f)
 	}
-	if err := plan.adjustProcess(process, lc.backend.root, lc.ID()); err != nil {
+	if err := plan.adjustProcess(process, lc.backend.root.Path(), lc.ID()); err != nil {
 		return nil, err
 	}
 	cleanup, err := setupStdio(process, stdioOptions{
@@ -157,7 +157,7 @@ func (p *execProcess) Wait() (int, error) {
 }
 
 func (lc *linuxContainer) Pause() error {
-	unlock, err := lockPath(lc.dir())
+	unlock, err := lc.lockFresh()
 	if err != nil {
 		return err
 	}
@@ -172,7 +172,7 @@ func (lc *linuxContainer) Pause() error {
 }
 
 func (lc *linuxContainer) Resume() error {
-	unlock, err := lockPath(lc.dir())
+	unlock, err := lc.lockFresh()
 	if err != nil {
 		return err
 	}
@@ -187,7 +187,7 @@ func (lc *linuxContainer) Resume() error {
 }
 
 func (lc *linuxContainer) Update(r *specs.LinuxResources) error {
-	unlock, err := lockPath(lc.dir())
+	unlock, err := lc.lockFresh()
 	if err != nil {
 		return err
 	}

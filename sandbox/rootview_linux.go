@@ -156,12 +156,14 @@ func (v *rootView) finish(c *libcontainer.Container, config *configs.Config) err
 	return nil
 }
 
-// release closes the rootfs descriptor and removes the mount point.
+// release closes the rootfs descriptor and removes the mount point; a
+// second call does nothing.
 func (v *rootView) release() {
-	if v == nil {
+	if v == nil || v.src == nil {
 		return
 	}
 	v.src.Close()
+	v.src = nil
 	// Not a mount point in the host's namespace: only something put in
 	// it could stop the removal, and the next create retries.
 	_ = os.Remove(v.mountpoint)

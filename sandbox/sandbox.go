@@ -5,19 +5,23 @@ package sandbox
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/plugbox/plugbox/bundle"
+	"github.com/plugbox/plugbox/sandbox/store"
 )
 
 // Sentinel errors callers test with errors.Is.
 var (
 	// ErrNotExist means no container with that ID exists under the root.
-	ErrNotExist = errors.New("container does not exist")
+	ErrNotExist = store.ErrNotExist
 	// ErrExist means a container with that ID already exists under the root.
-	ErrExist = errors.New("container already exists")
+	ErrExist = store.ErrExist
 	// ErrNotCreated means the operation needs a container in the "created" state.
 	ErrNotCreated = errors.New("container is not in the created state")
 	// ErrRunning means the operation refuses a running container (e.g. delete without --force).
@@ -34,6 +38,10 @@ var (
 	// ErrNotPaused means resume was asked of a container that is not paused.
 	ErrNotPaused = errors.New("container is not paused")
 )
+
+// ValidateID reports whether id can name a container: runc's characters,
+// at most store.MaxIDLen bytes. Every platform applies the same rule.
+func ValidateID(id string) error { return store.ValidateID(id) }
 
 // Status values of the OCI runtime spec's state (runtime.md "State").
 const (
@@ -67,9 +75,25 @@ type CreateOptions struct {
 	// denied (or, learning, unknown) calls to a listener that logs them in
 	// the state directory (Linux only).
 	Monitor string
+	// Annotations are the spec's plugbox annotations, decoded; nil makes
+	// the backend decode them from Spec.
+	Annotations *bundle.Annotations
 	// RootlessCgroups ignores cgroup permission errors, as runc's
 	// --rootless; a limit that cannot be applied still fails the create.
 	RootlessCgroups bool
+}
+
+// plugboxAnnotations returns o.Annotations, decoding them from the spec
+// (once) when the caller did not.
+func (o *CreateOptions) plugboxAnnotations() (*bundle.Annotations, error) {
+	if o.Annotations == nil {
+		a, err := bundle.ParseAnnotations(o.Spec.Annotations)
+		if err != nil {
+			return nil, fmt.Errorf("config.json: %w", err)
+		}
+		o.Annotations = a
+	}
+	return o.Annotations, nil
 }
 
 // ExecOptions carries what the exec verb passes to a backend: one more
@@ -187,6 +211,10 @@ type Backend interface {
 	// List returns the IDs of every container under the root.
 	List() ([]string, error)
 }
+
+// IncompleteAnnotation is the key state adds to a container whose create
+// was interrupted (status "stopped"); its value says how to remove it.
+const IncompleteAnnotation = "org.plugbox.incomplete"
 
 // ViolationLogName is the file, in a container's state directory, where the
 // seccomp monitor appends one JSON line per notified system call.

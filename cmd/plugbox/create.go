@@ -23,7 +23,7 @@ var createCommand = &cli.Command{
 		&cli.StringFlag{Name: "console-socket", Usage: "AF_UNIX socket that receives the pty master when process.terminal is true"},
 	}, createFlags...),
 	Action: func(ctx *cli.Context) error {
-		c, err := createContainer(ctx, false)
+		c, _, err := createContainer(ctx, false)
 		if err != nil {
 			return err
 		}
@@ -42,40 +42,45 @@ var createFlags = []cli.Flag{
 
 // createContainer loads the --bundle, validates it and creates the container
 // named by the first argument. foreground keeps the process a child of
-// plugbox (run without --detach).
-func createContainer(ctx *cli.Context, foreground bool) (sandbox.Container, error) {
+// plugbox (run without --detach). It also returns the bundle's plugbox
+// annotations, decoded.
+func createContainer(ctx *cli.Context, foreground bool) (sandbox.Container, *bundle.Annotations, error) {
 	id, err := containerArg(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	dir, err := filepath.Abs(ctx.String("bundle"))
 	if err != nil {
-		return nil, fmt.Errorf("--bundle %s: %w", ctx.String("bundle"), err)
+		return nil, nil, fmt.Errorf("--bundle %s: %w", ctx.String("bundle"), err)
 	}
 	spec, err := bundle.Load(dir)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	ann, err := bundle.ParseAnnotations(spec.Annotations)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", dir, err)
 	}
 	n := ctx.Int("preserve-fds")
 	if n < 0 {
-		return nil, fmt.Errorf("--preserve-fds %d: must be 0 or more", n)
+		return nil, nil, fmt.Errorf("--preserve-fds %d: must be 0 or more", n)
 	}
 	// A plugin bundle exports LISTEN_FDS for the descriptors its manifest
 	// names; passing another number would mislead the plugin.
-	if names, ok := spec.Annotations[bundle.AnnotationFDNames]; ok && len(strings.Split(names, ":")) != n {
-		return nil, fmt.Errorf("--preserve-fds %d: the bundle's config.json expects %d descriptor(s) (annotation %s: %q); pass exactly those, from fd 3 on", n, len(strings.Split(names, ":")), bundle.AnnotationFDNames, names)
+	if ann.FDNames != nil && len(ann.FDNames) != n {
+		return nil, nil, fmt.Errorf("--preserve-fds %d: the bundle's config.json expects %d descriptor(s) (annotation %s: %q); pass exactly those, from fd 3 on", n, len(ann.FDNames), bundle.AnnotationFDNames, strings.Join(ann.FDNames, ":"))
 	}
 	pidFile := ctx.String("pid-file")
 	if pidFile != "" {
 		if pidFile, err = filepath.Abs(pidFile); err != nil {
-			return nil, fmt.Errorf("--pid-file: %w", err)
+			return nil, nil, fmt.Errorf("--pid-file: %w", err)
 		}
 	}
 	b, err := backend(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return b.Create(sandbox.CreateOptions{
+	c, err := b.Create(sandbox.CreateOptions{
 		ID:              id,
 		Bundle:          dir,
 		Spec:            spec,
@@ -84,7 +89,9 @@ func createContainer(ctx *cli.Context, foreground bool) (sandbox.Container, erro
 		NoPivot:         ctx.Bool("no-pivot"),
 		PreserveFDs:     ctx.Int("preserve-fds"),
 		Foreground:      foreground,
-		Monitor:         spec.Annotations[bundle.AnnotationMonitor],
+		Monitor:         ann.Monitor,
+		Annotations:     ann,
 		RootlessCgroups: rootlessCgroups(ctx),
 	})
+	return c, ann, err
 }

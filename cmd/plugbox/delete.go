@@ -12,6 +12,10 @@ import (
 // container that is not stopped MUST have no effect on the container and MUST
 // generate an error. Deleting a container MUST delete the resources that were
 // created during the create step." --force kills a running container first.
+// As runc's delete: what an interrupted create left (a state directory
+// without state.json) is removed, with or without --force, and with --force
+// a container that does not exist, or is deleted by a concurrent delete, is
+// not an error.
 var deleteCommand = &cli.Command{
 	Name:      "delete",
 	Usage:     "delete a stopped (or, with --force, any) container and its resources",
@@ -20,14 +24,14 @@ var deleteCommand = &cli.Command{
 		&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "kill the container first if it is running"},
 	},
 	Action: func(ctx *cli.Context) error {
+		force := ctx.Bool("force")
 		c, err := loadContainer(ctx)
-		if err != nil {
-			// As runc: deleting a missing container with --force is not an error.
-			if ctx.Bool("force") && errors.Is(err, sandbox.ErrNotExist) {
-				return nil
-			}
-			return err
+		if err == nil {
+			err = c.Delete(force)
 		}
-		return c.Delete(ctx.Bool("force"))
+		if force && errors.Is(err, sandbox.ErrNotExist) {
+			return nil
+		}
+		return err
 	},
 }

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/plugbox/plugbox/sandbox"
 )
 
 // listCommand lists the containers under --root, as runc list does.
@@ -53,7 +55,11 @@ var listCommand = &cli.Command{
 			w := tabwriter.NewWriter(os.Stdout, 12, 1, 3, ' ', 0)
 			fmt.Fprintln(w, "ID\tPID\tSTATUS\tBUNDLE\tCREATED\tOWNER")
 			for _, st := range states {
-				fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\t%s\n", st.ID, st.Pid, st.Status, st.Bundle, st.Created.Format(time.RFC3339Nano), st.Owner)
+				status := string(st.Status)
+				if _, ok := st.Annotations[sandbox.IncompleteAnnotation]; ok {
+					status += " (create interrupted: delete it)"
+				}
+				fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\t%s\n", st.ID, st.Pid, status, st.Bundle, st.Created.Format(time.RFC3339Nano), st.Owner)
 			}
 			return w.Flush()
 		}

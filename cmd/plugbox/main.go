@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"syscall"
 
 	"github.com/sirupsen/logrus"
 	"github.com/urfave/cli/v2"
@@ -87,16 +88,23 @@ func newApp() *cli.App {
 	return app
 }
 
-// defaultRoot is systemRoot for root and $XDG_RUNTIME_DIR/plugbox (or a
-// per-user directory under the temp dir) for everyone else.
+// defaultRoot is systemRoot for root. For everyone else it is
+// $XDG_RUNTIME_DIR/plugbox, else /run/user/UID/plugbox when that runtime
+// directory is the caller's, else $TMPDIR/plugbox-UID; sandbox.New refuses
+// the last one if another user planted it.
 func defaultRoot() string {
-	if os.Geteuid() == 0 {
+	uid := os.Geteuid()
+	if uid == 0 {
 		return systemRoot(runtime.GOOS)
 	}
 	if xdg := os.Getenv("XDG_RUNTIME_DIR"); xdg != "" {
 		return filepath.Join(xdg, "plugbox")
 	}
-	return filepath.Join(os.TempDir(), "plugbox-"+strconv.Itoa(os.Geteuid()))
+	run := filepath.Join("/run/user", strconv.Itoa(uid))
+	if st, err := os.Lstat(run); err == nil && st.IsDir() && int(st.Sys().(*syscall.Stat_t).Uid) == uid {
+		return filepath.Join(run, "plugbox")
+	}
+	return filepath.Join(os.TempDir(), "plugbox-"+strconv.Itoa(uid))
 }
 
 // checkGlobalFlags refuses what plugbox cannot do, instead of ignoring it.
@@ -208,20 +216,9 @@ func loadContainer(ctx *cli.Context) (sandbox.Container, error) {
 }
 
 // validateID accepts what runc accepts: letters, digits, '_', '+', '-', '.',
-// but not "." or "..", at most 1024 bytes.
-func validateID(id string) error {
-	if id == "" || id == "." || id == ".." || len(id) > 1024 {
-		return fmt.Errorf("invalid container ID %q: use letters, digits, '_', '+', '-' and '.'", id)
-	}
-	for _, r := range id {
-		ok := r == '_' || r == '+' || r == '-' || r == '.' ||
-			(r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9')
-		if !ok {
-			return fmt.Errorf("invalid container ID %q: %q is not allowed; use letters, digits, '_', '+', '-' and '.'", id, r)
-		}
-	}
-	return nil
-}
+// but not "." or "..", and at most 255 bytes (it names a directory and a
+// cgroup).
+func validateID(id string) error { return sandbox.ValidateID(id) }
 
 // writeJSON prints v as indented JSON, keeping '<', '>' and '&' as they are.
 func writeJSON(w io.Writer, v any) error {

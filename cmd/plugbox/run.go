@@ -9,7 +9,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/plugbox/plugbox/bundle"
 	"github.com/plugbox/plugbox/monitor"
 	"github.com/plugbox/plugbox/sandbox"
 )
@@ -29,7 +28,7 @@ var runCommand = &cli.Command{
 	}, createFlags...),
 	Action: func(ctx *cli.Context) error {
 		foreground := !ctx.Bool("detach")
-		c, err := createContainer(ctx, foreground)
+		c, ann, err := createContainer(ctx, foreground)
 		if err != nil {
 			return err
 		}
@@ -40,11 +39,7 @@ var runCommand = &cli.Command{
 		if !foreground {
 			return nil
 		}
-		stopTimer, err := enforceTimeout(ctx, c)
-		if err != nil {
-			_ = c.Delete(true)
-			return err
-		}
+		stopTimer := enforceTimeout(ctx, c, ann.Timeout)
 		status, err := c.Wait()
 		stopTimer()
 		reportLimits(c)
@@ -100,20 +95,12 @@ func reportViolations(ctx *cli.Context, id string) {
 }
 
 // enforceTimeout kills every process of the container when the wall-clock
-// limit of annotation org.plugbox.timeout passes. It returns the function
-// that cancels the timer.
-func enforceTimeout(ctx *cli.Context, c sandbox.Container) (stop func(), err error) {
-	st, err := c.State()
-	if err != nil {
-		return nil, err
-	}
-	raw, ok := st.Annotations[bundle.AnnotationTimeout]
-	if !ok {
-		return func() {}, nil
-	}
-	limit, err := time.ParseDuration(raw)
-	if err != nil || limit <= 0 {
-		return nil, fmt.Errorf("config.json: annotation %s: %q is not a positive duration such as \"30s\"", bundle.AnnotationTimeout, raw)
+// limit of annotation org.plugbox.timeout (0: none) passes, recording
+// that the limit ended the plugin. It returns the function that cancels
+// the timer.
+func enforceTimeout(ctx *cli.Context, c sandbox.Container, limit time.Duration) (stop func()) {
+	if limit <= 0 {
+		return func() {}
 	}
 	timer := time.AfterFunc(limit, func() {
 		end := sandbox.End{Cause: sandbox.CauseTimeout, Detail: "killed by the wall-clock limit (" + limit.String() + ")"}
@@ -122,5 +109,5 @@ func enforceTimeout(ctx *cli.Context, c sandbox.Container) (stop func(), err err
 		}
 		_ = c.Signal(syscall.SIGKILL, true)
 	})
-	return func() { timer.Stop() }, nil
+	return func() { timer.Stop() }
 }

@@ -224,7 +224,7 @@ nothing_copied() {
 
 @test "a write path swapped for a symlink to /etc, or for another directory, after init is refused at create" {
 	mkdir "$W/out"
-	chown 101000:101000 "$W/out"
+	chown 1000:1000 "$W/out"
 	cat >"$W/plugin.json" <<-JSON
 	{"name": "writer", "command": ["/bin/busybox", "ls", "$W/out"], "write": ["$W/out"]}
 	JSON

@@ -74,7 +74,6 @@ HOG='echo started; x=$(/bin/busybox head -c 100000000 /dev/zero | /bin/busybox t
 
 @test "a plugin within its limits gets no such line, and a config.json cannot forge one" {
 	plugin calm '{"memory": "64M", "pids": 16}' 'echo fine'
-	jq_config "$BATS_TEST_TMPDIR/calm" '.annotations["org.plugbox.ended"] = "memory: forged" | .annotations["org.plugbox.constrained"] = "pids: forged"'
 	id="$(cid calm)"
 	run -0 --separate-stderr pb run --keep --bundle "$BATS_TEST_TMPDIR/calm" "$id"
 	[ "$output" = fine ]
@@ -83,4 +82,10 @@ HOG='echo started; x=$(/bin/busybox head -c 100000000 /dev/zero | /bin/busybox t
 	[ "$(jq -r '.annotations["org.plugbox.ended"]' <<<"$output")" = null ]
 	[ "$(jq -r '.annotations["org.plugbox.constrained"]' <<<"$output")" = null ]
 	run -0 pb delete "$id"
+	for key in ended constrained; do
+		cp -a "$BATS_TEST_TMPDIR/calm" "$BATS_TEST_TMPDIR/forged-$key"
+		jq_config "$BATS_TEST_TMPDIR/forged-$key" --arg k "org.plugbox.$key" '.annotations[$k] = "memory: forged"'
+		run -1 pb run --bundle "$BATS_TEST_TMPDIR/forged-$key" "$(cid forged-$key)"
+		error_line "org.plugbox.$key" "written only by 'plugbox state'"
+	done
 }
