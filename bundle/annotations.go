@@ -62,6 +62,18 @@ const (
 // protection it does not have.
 const EnforcedPrefix = "org.plugbox.enforced."
 
+// Keys `plugbox state` adds to say which limit ended or constrained the
+// plugin; like the enforced ones, a config.json must not carry them.
+const (
+	// AnnotationEnded is "CAUSE: DETAIL", e.g. "memory: killed by the
+	// memory limit (64M)".
+	AnnotationEnded = "org.plugbox.ended"
+	// AnnotationConstrained names a limit that refused the plugin
+	// something without ending it, e.g. "pids: the pids limit (16) refused
+	// 40 new processes or threads".
+	AnnotationConstrained = "org.plugbox.constrained"
+)
+
 // annotationPrefix is plugbox's namespace: every key below it must be known.
 const annotationPrefix = "org.plugbox."
 
@@ -179,6 +191,8 @@ func ParseAnnotations(annotations map[string]string) (*Annotations, error) {
 				return nil, fmt.Errorf("annotations[%q]: %w: regenerate it with 'plugbox bundle init'", key, err)
 			}
 			a.Broker = p
+		case AnnotationEnded, AnnotationConstrained:
+			return nil, fmt.Errorf("annotations[%q]: this key says which limit ended or constrained the plugin and is written only by 'plugbox state': remove it from config.json", key)
 		default:
 			if strings.HasPrefix(key, EnforcedPrefix) {
 				return nil, fmt.Errorf("annotations[%q]: keys under %s report what plugbox enforces and are written only by 'plugbox state': remove it from config.json", key, EnforcedPrefix)

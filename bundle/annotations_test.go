@@ -44,6 +44,8 @@ func TestParseAnnotationsRefuses(t *testing.T) {
 		// A bundle must not claim what plugbox enforces.
 		{"org.plugbox.enforced.landlock", "abi 99", `annotations["org.plugbox.enforced.landlock"]: keys under org.plugbox.enforced. report what plugbox enforces`},
 		{"org.plugbox.enforced.seccomp", "shim", "written only by 'plugbox state'"},
+		{"org.plugbox.ended", "memory: killed by the memory limit (1M)", `annotations["org.plugbox.ended"]: this key says which limit ended or constrained the plugin`},
+		{"org.plugbox.constrained", "pids: forged", "written only by 'plugbox state'"},
 		{"org.plugbox.landlok", "{}", "unknown plugbox annotation"},
 		{AnnotationLandlock, `{"readOnly":["/"],"readWrit":["/tmp"]}`, `unknown field "readWrit"`},
 		{AnnotationLandlock, `{}{}`, "trailing data"},

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -268,5 +269,5 @@ func InitFreeBSD(dir, exe string, m *Manifest, opts InitOptions) error {
 	if abi != elfOSABIFreeBSD {
 		return fmt.Errorf("bundle init: --exec %s is not a FreeBSD executable (ELF OS/ABI %s); build it for FreeBSD, or use --os linux", exe, abi)
 	}
-	return initBundle(dir, exe, m, opts, FreeBSDSpec)
+	return initBundle(dir, exe, m, opts, FreeBSDSpec, runtime.GOOS == "freebsd")
 }

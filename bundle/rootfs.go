@@ -11,6 +11,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -43,7 +44,33 @@ type InitOptions struct {
 	// plugin (and keeps its host mode in the bundle); without this option
 	// Init refuses such a file, because the program, not the caller, names it.
 	AllowUntrustedFiles bool
+	// Progress, when set, is told each file Init copies into the rootfs and
+	// each host directory it binds for an interpreter, as it goes.
+	Progress func(InitStep)
 }
+
+// InitStep is one thing Init did, reported to InitOptions.Progress.
+type InitStep struct {
+	// Action is StepCopy, StepBind or StepSkip.
+	Action string
+	// Path is the host path copied (to the same path in the rootfs, or to
+	// the plugin's command[0]) or bound.
+	Path string
+	// Dest is where a copied file went in the rootfs.
+	Dest string
+	// Size is the bytes copied.
+	Size int64
+	// Why says why: "the plugin", "needed by /usr/bin/python3.11",
+	// "python3's library directory".
+	Why string
+}
+
+// Actions of an InitStep.
+const (
+	StepCopy = "copy" // a file copied into the rootfs
+	StepBind = "bind" // a host directory bound read-only at the same path
+	StepSkip = "skip" // a library an interpreter's extension module names that the host lacks
+)
 
 // AssembleRootfs builds a minimal root filesystem in the new directory
 // rootfs (it must not exist) around the host executable exe, installed as
@@ -99,17 +126,26 @@ func Init(dir, exe string, m *Manifest, opts InitOptions) (err error) {
 			m.Name = base
 		}
 	}
-	return initBundle(dir, exe, m, opts, Spec)
+	return initBundle(dir, exe, m, opts, Spec, runtime.GOOS == "linux")
 }
 
 // initBundle is Init with the config.json written by makeSpec (Linux's
-// Spec, or FreeBSDSpec): the same rootfs assembly rules for both.
-func initBundle(dir, exe string, m *Manifest, opts InitOptions, makeSpec func(*Manifest, SpecOptions) (*specs.Spec, error)) (err error) {
+// Spec, or FreeBSDSpec): the same rootfs assembly rules for both. native
+// says the bundle is for this host's system, so its interpreters can be
+// asked where they load from.
+func initBundle(dir, exe string, m *Manifest, opts InitOptions, makeSpec func(*Manifest, SpecOptions) (*specs.Spec, error), native bool) (err error) {
 	prog, err := openProgram(exe)
 	if err != nil {
 		return fmt.Errorf("bundle init: %w", err)
 	}
 	defer prog.close()
+	var needs *interpreterNeeds
+	if native {
+		if needs, err = prog.interpreterNeeds(!opts.AllowUntrustedFiles); err != nil {
+			return fmt.Errorf("bundle init: %w", err)
+		}
+		m = needs.addReads(m)
+	}
 	opts.Spec.Rootfs = ""
 	spec, err := makeSpec(m, opts.Spec)
 	if err != nil {
@@ -140,7 +176,12 @@ func initBundle(dir, exe string, m *Manifest, opts InitOptions, makeSpec func(*M
 		return fmt.Errorf("bundle init: %w", err)
 	}
 	defer root.close()
-	if err := newAssembler(root, !opts.AllowUntrustedFiles).assemble(prog, m.Command[0], m.ReadableExecutable); err != nil {
+	a := newAssembler(root, !opts.AllowUntrustedFiles)
+	a.progress = opts.Progress
+	if err := a.assemble(prog, m.Command[0], m.ReadableExecutable); err != nil {
+		return fmt.Errorf("bundle init: %w", err)
+	}
+	if err := a.interpreterNeeds(needs); err != nil {
 		return fmt.Errorf("bundle init: %w", err)
 	}
 	uid, gid := spec.Process.User.UID, spec.Process.User.GID
@@ -341,10 +382,12 @@ func makeMountpoint(root *dirTree, p string, dir bool) error {
 // what it copies.
 type program struct {
 	f      *os.File
-	path   string    // absolute host path as given
-	size   int64     // bytes
-	interp string    // the "#!" interpreter of a script, "" for ELF
-	elf    *elf.File // the parsed ELF file, nil for a script
+	path   string // absolute host path as given
+	size   int64  // bytes
+	interp string // the "#!" interpreter of a script, "" for ELF
+	// interpArgs are the words after the interpreter on the "#!" line.
+	interpArgs []string
+	elf        *elf.File // the parsed ELF file, nil for a script
 }
 
 func (p *program) close() { p.f.Close() }
@@ -371,13 +414,13 @@ func openProgram(exe string) (*program, error) {
 		return nil, fmt.Errorf("executable %s is not an executable regular file: pass --exec naming a program", exe)
 	}
 	p := &program{f: f, path: abs, size: fi.Size()}
-	interp, script, err := shebang(f)
+	words, script, err := shebangLine(f)
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("script %s: %w", exe, err)
 	}
 	if script {
-		p.interp = interp
+		p.interp, p.interpArgs = words[0], words[1:]
 		return p, nil
 	}
 	ef, err := elf.NewFile(f)
@@ -395,18 +438,29 @@ func openProgram(exe string) (*program, error) {
 
 // shebang reads the "#!" line of f, if any, and returns its interpreter.
 func shebang(f io.ReaderAt) (interp string, script bool, err error) {
+	words, script, err := shebangLine(f)
+	if !script || err != nil {
+		return "", script, err
+	}
+	return words[0], true, nil
+}
+
+// shebangLine reads the "#!" line of f, if any, and returns its words: the
+// absolute interpreter (cleaned), then its arguments.
+func shebangLine(f io.ReaderAt) (words []string, script bool, err error) {
 	head := make([]byte, 256)
 	n, _ := f.ReadAt(head, 0)
 	head = head[:n]
 	if !bytes.HasPrefix(head, []byte("#!")) {
-		return "", false, nil
+		return nil, false, nil
 	}
 	line, _, _ := bytes.Cut(head[2:], []byte("\n"))
 	fields := strings.Fields(string(line))
 	if len(fields) == 0 || !filepath.IsAbs(fields[0]) {
-		return "", true, errors.New("its #! line names no absolute interpreter")
+		return nil, true, errors.New("its #! line names no absolute interpreter")
 	}
-	return filepath.Clean(fields[0]), true, nil
+	fields[0] = filepath.Clean(fields[0])
+	return fields, true, nil
 }
 
 // assembler copies the plugin and what it needs to run into a new rootfs:
@@ -438,6 +492,11 @@ type assembler struct {
 	class   elf.Class
 	machine elf.Machine
 	done    map[string]bool // host paths installed
+	// progress, when set, is told each file copied.
+	progress func(InitStep)
+	// from and why name, for progress, the host file being copied (when
+	// not at its destination's path) and what it is for.
+	from, why string
 }
 
 func newAssembler(root *dirTree, trusted bool) *assembler {
@@ -470,11 +529,22 @@ func (a *assembler) assemble(p *program, dest string, readable bool) error {
 	if err := a.root.mkdirAll(path.Dir(dest), 0o755); err != nil {
 		return err
 	}
-	if err := a.copyTo(dest, io.NewSectionReader(p.f, 0, p.size), mode); err != nil {
+	a.from, a.why = p.path, "the plugin"
+	err := a.copyTo(dest, io.NewSectionReader(p.f, 0, p.size), mode)
+	a.from, a.why = "", ""
+	if err != nil {
 		return fmt.Errorf("install %s: %w", p.path, err)
 	}
 	if p.elf == nil {
-		return a.scriptInterpreter(p.interp, p.path, 1)
+		if err := a.scriptInterpreter(p.interp, p.path, 1); err != nil {
+			return err
+		}
+		// "#!/usr/bin/env python3": env finds python3 on the plugin's PATH.
+		exe, err := p.scriptInterpreter()
+		if err != nil || exe == p.interp {
+			return err
+		}
+		return a.scriptInterpreter(exe, p.path, 1)
 	}
 	a.class, a.machine = p.elf.Class, p.elf.Machine
 	return a.elfNeeds(p.elf, p.path)
@@ -518,7 +588,10 @@ func (a *assembler) scriptInterpreter(interp, script string, depth int) error {
 	if err := a.root.mkdirAll(path.Dir(interp), 0o755); err != nil {
 		return err
 	}
-	if err := a.copyTo(interp, io.NewSectionReader(src, 0, fi.Size()), hostMode(fi)); err != nil {
+	a.why = "the interpreter of " + script
+	err = a.copyTo(interp, io.NewSectionReader(src, 0, fi.Size()), hostMode(fi))
+	a.why = ""
+	if err != nil {
 		return fmt.Errorf("install %s: %w", interp, err)
 	}
 	a.done[interp] = true
@@ -744,7 +817,9 @@ func (a *assembler) copyELF(real, obj string) (*hostELF, error) {
 	}
 	fi, err := f.Stat()
 	if err == nil {
+		a.why = "needed by " + obj
 		err = a.copyTo(real, io.NewSectionReader(f, 0, fi.Size()), hostMode(fi))
+		a.why = ""
 	}
 	if err != nil {
 		f.Close()
@@ -819,11 +894,27 @@ func (a *assembler) copyTo(dest string, src io.Reader, mode uint32) error {
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(out, src); err != nil {
+	n, err := io.Copy(out, src)
+	if err != nil {
 		out.Close()
 		return err
 	}
-	return out.Close()
+	if err := out.Close(); err != nil {
+		return err
+	}
+	a.report(InitStep{Action: StepCopy, Path: a.from, Dest: dest, Size: n, Why: a.why})
+	return nil
+}
+
+// report tells the progress callback about step.
+func (a *assembler) report(step InitStep) {
+	if a.progress == nil {
+		return
+	}
+	if step.Path == "" {
+		step.Path = step.Dest
+	}
+	a.progress(step)
 }
 
 func splitPath(p string) []string {

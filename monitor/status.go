@@ -277,6 +277,12 @@ const (
 	CauseTimeout = "timeout"
 	// CauseParentDied: the foreground `plugbox run` that owned the plugin died.
 	CauseParentDied = "parent-died"
+	// CauseMemory: the OOM killer killed a process at the memory limit
+	// (recorded by the backend from the cgroup's counters).
+	CauseMemory = "memory"
+	// CausePids: the pids limit refused a fork or a thread (a constraint
+	// the backend reports, not an end).
+	CausePids = "pids"
 )
 
 // End records which limit or event ended a plugin.

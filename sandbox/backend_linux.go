@@ -114,6 +114,11 @@ func (b *linuxBackend) Create(opts CreateOptions) (_ Container, retErr error) {
 		return nil, err
 	}
 	layers.adjustConfig(config)
+	view, err := planRootView(config)
+	if err != nil {
+		return nil, fmt.Errorf("create %s: %w", opts.ID, err)
+	}
+	defer view.release()
 	// Before libcontainer makes cgroups: a delete after a killed create
 	// finds them from here.
 	if err := writeCreateRecord(dir, &createRecord{Bundle: opts.Bundle, Created: time.Now().UTC(), Cgroups: config.Cgroups}); err != nil {
@@ -126,11 +131,14 @@ func (b *linuxBackend) Create(opts CreateOptions) (_ Container, retErr error) {
 	}
 	trace.Mark("create: libcontainer.Create (state dir, cgroup manager)")
 	created := &linuxContainer{backend: b, c: c}
-	if err := created.startInit(opts, layers); err != nil {
+	if err := created.startInit(opts, layers, view); err != nil {
 		_ = c.Destroy()
 		return nil, fmt.Errorf("create %s: %w%s", opts.ID, err, cgroupHint(err, opts.Spec))
 	}
 	lc = created
+	if err := view.finish(c, config); err != nil {
+		return nil, fmt.Errorf("create %s: %w", opts.ID, err)
+	}
 	if err := writeLayerRecord(dir, layers.record()); err != nil {
 		return nil, err
 	}
@@ -188,7 +196,7 @@ func checkTerminal(opts CreateOptions) error {
 
 // startInit starts the container's init process, which stops before the
 // user process runs (waiting on libcontainer's exec fifo).
-func (lc *linuxContainer) startInit(opts CreateOptions, layers *layerPlan) error {
+func (lc *linuxContainer) startInit(opts CreateOptions, layers *layerPlan, view *rootView) error {
 	p := opts.Spec.Process
 	process, err := newProcess(p)
 	if err != nil {
@@ -220,7 +228,7 @@ func (lc *linuxContainer) startInit(opts CreateOptions, layers *layerPlan) error
 		return err
 	}
 	trace.Mark("create: process, stdio and shim descriptors ready")
-	if err := lc.c.Start(process); err != nil {
+	if err := view.start(func() error { return lc.c.Start(process) }); err != nil {
 		layers.abort()
 		cleanup()
 		return err
@@ -383,6 +391,10 @@ func (lc *linuxContainer) State() (*specs.State, error) {
 		}
 		addMonitorState(lc.dir(), st.Status == specs.StateStopped, st.Annotations)
 	}
+	if st.Annotations == nil {
+		st.Annotations = map[string]string{}
+	}
+	lc.addLimitState(st.Status == specs.StateStopped, st.Annotations)
 	return st, nil
 }
 
@@ -587,7 +599,9 @@ func (lc *linuxContainer) Wait() (int, error) {
 	if merr != nil {
 		return -1, fmt.Errorf("wait %s: %w", lc.ID(), merr)
 	}
-	return waitStatus(ps.Sys().(syscall.WaitStatus)), nil
+	status := waitStatus(ps.Sys().(syscall.WaitStatus))
+	lc.recordLimitEnd(status)
+	return status, nil
 }
 
 // forwardSignals relays the caller's termination signals to process until

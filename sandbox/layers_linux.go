@@ -94,9 +94,6 @@ func planLayers(opts CreateOptions, root string) (*layerPlan, error) {
 		}
 		p.enforced.SeccompFlags = strings.Join(flags, ",")
 	}
-	if err := checkRootfsReachable(opts.Bundle, spec); err != nil {
-		return nil, err
-	}
 	if err := bundle.VerifyBinds(opts.Bundle, spec); err != nil {
 		return nil, err
 	}
@@ -230,36 +227,6 @@ func routeToListener(profile *specs.LinuxSeccomp, mode monitor.Mode, allow []str
 		return learning, monitor.Policy{Mode: mode, Allow: allow}, nil
 	}
 	return seccompgen.Route(profile, mode == monitor.Audit), monitor.Policy{Mode: mode, Profile: profile}, nil
-}
-
-// checkRootfsReachable reports a bundle that the container's root, mapped
-// to an unprivileged host uid, cannot reach: libcontainer would otherwise
-// fail with a bare "permission denied" while preparing the rootfs.
-func checkRootfsReachable(bundleDir string, spec *specs.Spec) error {
-	if spec.Linux == nil || len(spec.Linux.UIDMappings) == 0 || os.Geteuid() != 0 {
-		return nil
-	}
-	hostRoot := -1
-	for _, m := range spec.Linux.UIDMappings {
-		if m.ContainerID == 0 {
-			hostRoot = int(m.HostID)
-		}
-	}
-	if hostRoot <= 0 {
-		return nil
-	}
-	for dir := bundle.RootfsPath(bundleDir, spec); ; dir = filepath.Dir(dir) {
-		st, err := os.Stat(dir)
-		if err == nil {
-			sys := st.Sys().(*syscall.Stat_t)
-			if int(sys.Uid) != hostRoot && st.Mode().Perm()&0o001 == 0 {
-				return fmt.Errorf("the container's root runs as host uid %d, which cannot enter %s (mode %o): make it searchable (chmod o+x %s) or move the bundle", hostRoot, dir, st.Mode().Perm(), dir)
-			}
-		}
-		if dir == "/" {
-			return nil
-		}
-	}
 }
 
 // limitsOf summarises the cgroup limits of spec; libcontainer applies them

@@ -4,6 +4,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/plugbox/plugbox/bundle"
 	"github.com/plugbox/plugbox/monitor"
 )
 
@@ -11,7 +12,7 @@ import (
 const (
 	// AnnotationEnded says, in one line, which limit or event ended the
 	// plugin when plugbox knows: "timeout: wall-clock limit 2s exceeded".
-	AnnotationEnded = "org.plugbox.ended"
+	AnnotationEnded = bundle.AnnotationEnded
 	// AnnotationEnforcedMonitor is the seccomp monitor's mode, followed by
 	// "; degraded: ..." or "; lost: ..." when its log is not complete.
 	AnnotationEnforcedMonitor = "org.plugbox.enforced.monitor"

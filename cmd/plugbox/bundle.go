@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"io"
+	"os"
 	"slices"
 	"strings"
 
@@ -35,11 +37,12 @@ var bundleCommand = &cli.Command{
 			&cli.StringFlag{Name: "exec", Usage: "host path of the plugin executable (required)"},
 			&cli.StringFlag{Name: "manifest", Aliases: []string{"m"}, Usage: "plugin manifest (plugin.json)"},
 			&cli.BoolFlag{Name: "allow-untrusted-files", Usage: "also copy interpreters and libraries that are not root-owned and world-readable (their copies become readable by the plugin)"},
+			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "print each file copied and each directory bound, as it goes"},
 			osFlag,
 		},
 		Action: func(ctx *cli.Context) error {
 			// Flags may also follow DIR, as in the documented usage.
-			args, err := interspersed(ctx, "exec", "manifest", "allow-untrusted-files", "os")
+			args, err := interspersed(ctx, "exec", "manifest", "allow-untrusted-files", "verbose", "os")
 			if err != nil {
 				return err
 			}
@@ -53,10 +56,16 @@ var bundleCommand = &cli.Command{
 			if err != nil {
 				return err
 			}
-			return initBundle(ctx.String("os"), args[0], ctx.String("exec"), m, bundle.InitOptions{
+			progress := &initProgress{w: os.Stderr, verbose: ctx.Bool("verbose")}
+			if err := initBundle(ctx.String("os"), args[0], ctx.String("exec"), m, bundle.InitOptions{
 				Spec:                bundle.CallerSpecOptions(),
 				AllowUntrustedFiles: ctx.Bool("allow-untrusted-files"),
-			})
+				Progress:            progress.step,
+			}); err != nil {
+				return err
+			}
+			progress.summary(args[0])
+			return nil
 		},
 	}},
 }
@@ -117,4 +126,68 @@ func isBoolFlag(ctx *cli.Context, name string) bool {
 		}
 	}
 	return false
+}
+
+// initProgress prints what bundle init copies and binds: each step with
+// --verbose, and a one-line summary at the end.
+type initProgress struct {
+	w       io.Writer
+	verbose bool
+	files   int
+	bytes   int64
+	binds   []string
+	skipped int
+}
+
+func (p *initProgress) step(s bundle.InitStep) {
+	switch s.Action {
+	case bundle.StepCopy:
+		p.files++
+		p.bytes += s.Size
+		if p.verbose {
+			where := ""
+			if s.Dest != s.Path {
+				where = " to " + s.Dest
+			}
+			fmt.Fprintf(p.w, "plugbox: bundle init: copy %s%s (%s, %s)\n", s.Path, where, humanBytes(s.Size), s.Why)
+		}
+	case bundle.StepBind:
+		p.binds = append(p.binds, s.Path)
+		if p.verbose {
+			fmt.Fprintf(p.w, "plugbox: bundle init: bind %s (%s)\n", s.Path, s.Why)
+		}
+	case bundle.StepSkip:
+		p.skipped++
+		if p.verbose {
+			fmt.Fprintf(p.w, "plugbox: bundle init: skip %s (%s)\n", s.Path, s.Why)
+		}
+	}
+}
+
+// summary prints one line: how much was copied, what is bound.
+func (p *initProgress) summary(dir string) {
+	line := fmt.Sprintf("plugbox: bundle init: %s: copied %d files (%s)", dir, p.files, humanBytes(p.bytes))
+	if len(p.binds) > 0 {
+		line += "; bound read-only for the interpreter: " + strings.Join(p.binds, ", ")
+	}
+	if p.skipped > 0 {
+		line += fmt.Sprintf("; %d libraries of extension modules not on this host", p.skipped)
+	}
+	if !p.verbose {
+		line += " (-v lists each)"
+	}
+	fmt.Fprintln(p.w, line)
+}
+
+// humanBytes renders n as "512 B", "1.9 MB".
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
 }

@@ -14,7 +14,10 @@ var checkpointCommand = &cli.Command{
 	Usage:           "not supported: plugbox does not checkpoint containers",
 	ArgsUsage:       "ID",
 	SkipFlagParsing: true,
-	Action: func(*cli.Context) error {
+	Action: func(ctx *cli.Context) error {
+		if wantsHelp(ctx) {
+			return cli.ShowSubcommandHelp(ctx)
+		}
 		return errors.New("checkpoint: not supported by plugbox (no CRIU integration); stop the container and start it again instead")
 	},
 }
@@ -24,7 +27,21 @@ var restoreCommand = &cli.Command{
 	Usage:           "not supported: plugbox does not restore checkpoints",
 	ArgsUsage:       "ID",
 	SkipFlagParsing: true,
-	Action: func(*cli.Context) error {
+	Action: func(ctx *cli.Context) error {
+		if wantsHelp(ctx) {
+			return cli.ShowSubcommandHelp(ctx)
+		}
 		return errors.New("restore: not supported by plugbox (no CRIU integration); create the container again instead")
 	},
+}
+
+// wantsHelp reports --help or -h among the arguments of a verb that parses
+// no flags.
+func wantsHelp(ctx *cli.Context) bool {
+	for _, a := range ctx.Args().Slice() {
+		if a == "--help" || a == "-h" {
+			return true
+		}
+	}
+	return false
 }

@@ -28,6 +28,9 @@ func commands() []*cli.Command {
 		seccompCommand,
 		traceCommand,
 		hookCommand,
+		doctorCommand,
+		completionCommand,
+		manCommand,
 	}
 }
 

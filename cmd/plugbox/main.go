@@ -63,6 +63,10 @@ func main() {
 }
 
 func newApp() *cli.App {
+	installHelp()
+	cmds := commands()
+	addExamples(cmds, "")
+	addCompletion(cmds)
 	app := &cli.App{
 		Name:    "plugbox",
 		Usage:   "run untrusted plugins in OCI-bundle sandboxes (runc-compatible)",
@@ -83,7 +87,9 @@ func newApp() *cli.App {
 			return checkGlobalFlags(ctx)
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // main reports errors once
-		Commands:       commands(),
+		Commands:       cmds,
+		// Shell completion: plugbox completion bash|zsh|fish.
+		EnableBashCompletion: true,
 	}
 	return app
 }

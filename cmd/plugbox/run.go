@@ -81,6 +81,9 @@ func runContainer(ctx *cli.Context, rec *statusRecorder) error {
 	stopWatch()
 	if err == nil {
 		err = recordEnd(ctx, rec, c.ID(), status, &end)
+		if rec == nil {
+			reportConstrained(c)
+		}
 	}
 	if !ctx.Bool("keep") {
 		if derr := c.Delete(true); derr != nil && err == nil {
@@ -152,6 +155,19 @@ func recordEnd(ctx *cli.Context, rec *statusRecorder, id string, status int, end
 	return rec.ended(status, reason, detail, denied.Events, strings.Join(notes, "; "))
 }
 
+// reportConstrained prints which limit refused the plugin something
+// without ending it (the pids limit refusing forks), as state records it.
+func reportConstrained(c sandbox.Container) {
+	st, err := c.State()
+	if err != nil {
+		return
+	}
+	if v := st.Annotations[sandbox.AnnotationConstrained]; v != "" {
+		_, detail, _ := strings.Cut(v, ": ")
+		fmt.Fprintf(os.Stderr, "plugbox: %s: %s\n", c.ID(), detail)
+	}
+}
+
 // reportMonitor prints, after a foreground run, what the container's
 // monitor process knows: which limit ended the plugin, a one-line summary of
 // the calls the seccomp profile denied, and a warning when the violation log
@@ -162,7 +178,12 @@ func reportMonitor(ctx *cli.Context, id string) {
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "plugbox: %s: warning: %v\n", id, err)
 	}
-	if report.End != nil {
+	switch {
+	case report.End == nil:
+	case report.End.Cause == monitor.CauseMemory:
+		// The detail says what the OOM killer killed.
+		fmt.Fprintf(os.Stderr, "plugbox: %s: %s\n", id, report.End.Detail)
+	default:
 		fmt.Fprintf(os.Stderr, "plugbox: %s: %s: the plugin was killed\n", id, report.End.Detail)
 	}
 	s, err := monitor.SummarizeFile(sandbox.ViolationLog(root, id))

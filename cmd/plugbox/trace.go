@@ -101,8 +101,16 @@ func runTrace(ctx *cli.Context, rec *statusRecorder) error {
 	if hold != nil {
 		defer hold.watch(cancel)()
 	}
+	id := "trace-" + strconv.Itoa(os.Getpid())
+	if rec == nil {
+		args := spec.Process.Args
+		if ctx.NArg() > 0 {
+			args = ctx.Args().Slice()
+		}
+		fmt.Fprintf(os.Stderr, "plugbox: trace: running %s as container %s under the learning filter: every call is recorded and allowed, but for the ones plugbox never grants\n", strings.Join(args, " "), id)
+	}
 	res, err := learn.Run(run, b, learn.Options{
-		ID: "trace-" + strconv.Itoa(os.Getpid()), Root: ctx.String("root"),
+		ID: id, Root: ctx.String("root"),
 		Bundle: dir, Spec: spec, Args: ctx.Args().Slice(), PreserveFDs: n,
 		AllowDenied: allow, Merge: merge,
 	})
@@ -144,10 +152,18 @@ func runTrace(ctx *cli.Context, rec *statusRecorder) error {
 	if err := writeProfile(ctx.String("output"), res.Profile); err != nil {
 		return err
 	}
+	done := "printed the learned linux.seccomp profile"
+	if out := ctx.String("output"); out != "" {
+		done = "wrote the learned linux.seccomp profile to " + out
+	}
 	if ctx.Bool("apply") {
 		if err := bundle.ApplySeccomp(dir, res.Profile); err != nil {
 			return err
 		}
+		done += " and applied it to " + filepath.Join(dir, bundle.ConfigName)
+	}
+	if rec == nil {
+		fmt.Fprintf(os.Stderr, "plugbox: trace: done: %s\n", done)
 	}
 	return rec.learned(res.Status, learnedSummary{Groups: o.Groups, Extra: o.Extra, Network: o.Network, Distinct: res.Distinct})
 }

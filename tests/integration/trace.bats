@@ -28,6 +28,9 @@ teardown() {
 	run -0 "$PLUGBOX" --root "$ROOT" trace --bundle "$BUNDLE" -o "$BATS_TEST_TMPDIR/learned.json" --apply
 	[[ "$output" == *"bb:x:1000:1000"* ]]
 	[[ "$output" == *'a manifest covering it: "syscalls": ["base","fs-read"]'* ]]
+	# it says what it is doing, and when it is done
+	[[ "${lines[0]}" == "plugbox: trace: running /bin/busybox cat /etc/passwd as container trace-"*" under the learning filter"* ]]
+	[ "${lines[-1]}" = "plugbox: trace: done: wrote the learned linux.seccomp profile to $BATS_TEST_TMPDIR/learned.json and applied it to $BUNDLE/config.json" ]
 	jq -e '.defaultAction == "SCMP_ACT_ERRNO"' "$BATS_TEST_TMPDIR/learned.json"
 	# exactly what cat used: no group's other calls (mkdir, unlink, fork ...)
 	jq -e '[.syscalls[] | select(.action == "SCMP_ACT_ALLOW") | .names[]] | (index("openat") != null) and (index("mkdir") == null) and (index("fork") == null) and (index("getdents64") == null)' "$BATS_TEST_TMPDIR/learned.json"
