@@ -217,6 +217,10 @@ func command(role string, cfg Config, files []*os.File) (*exec.Cmd, error) {
 	cmd := exec.Command("/proc/self/exe", ProcessArg, role, cfg.ID)
 	// One P is plenty, and keeps the thread count low.
 	cmd.Env = []string{configEnv + "=" + string(raw), "GOMAXPROCS=1"}
+	if path := os.Getenv(trace.EnvFile); path != "" {
+		// The listener's stages join the start's waterfall.
+		cmd.Env = append(cmd.Env, trace.EnvFile+"="+path)
+	}
 	cmd.ExtraFiles = files
 	cmd.Stderr = os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
