@@ -14,7 +14,8 @@ import (
 // nsexec's C stages, then the Go side. The pipe carries no timestamps, so
 // the init process stamps each of its Go messages with its own clock
 // (InitHook), and the creating process stamps nsexec's on arrival (Hook),
-// which follows their write by microseconds.
+// which follows their write by microseconds on an idle machine and by
+// more under load (so an nsexec stage may appear after init's first).
 
 // stampSep separates a message from the stamp InitHook appends.
 const stampSep = " @t="
