@@ -350,31 +350,7 @@ func (a *assembler) extensionLibraries(mod string) error {
 	if err != nil || ef.Class != a.class || ef.Machine != a.machine {
 		return nil // not a module this interpreter can load
 	}
-	needed, err := ef.ImportedLibraries()
-	if err != nil {
-		return fmt.Errorf("%s: read DT_NEEDED: %w", mod, err)
-	}
-	for _, name := range needed {
-		lib, err := a.find(name)
-		if err != nil {
-			a.report(InitStep{Action: StepSkip, Path: name, Why: "needed by " + mod + ", not in the loader's standard directories"})
-			continue
-		}
-		if a.done[lib] {
-			continue
-		}
-		lf, err := a.install(lib, mod)
-		if err != nil {
-			return fmt.Errorf("%s needs %s: %w", mod, name, err)
-		}
-		if lf == nil {
-			continue
-		}
-		err = a.libraries(lf.File, lib)
-		lf.Close()
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	return a.neededLibraries(ef, mod, func(name string) {
+		a.report(InitStep{Action: StepSkip, Path: name, Why: "needed by " + mod + ", not in the loader's standard directories"})
+	})
 }

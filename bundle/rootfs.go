@@ -638,6 +638,14 @@ func (a *assembler) elfNeeds(ef *elf.File, obj string) error {
 // libraries installs, recursively, the DT_NEEDED libraries of ef (at host
 // path obj).
 func (a *assembler) libraries(ef *elf.File, obj string) error {
+	return a.neededLibraries(ef, obj, nil)
+}
+
+// neededLibraries installs the DT_NEEDED libraries of ef (obj names it in
+// messages) and theirs in turn. A name the loader's standard directories
+// lack is an error, unless missing is set: it is then told the name and
+// the closure goes on without it.
+func (a *assembler) neededLibraries(ef *elf.File, obj string, missing func(name string)) error {
 	needed, err := ef.ImportedLibraries()
 	if err != nil {
 		return fmt.Errorf("%s: read DT_NEEDED: %w", obj, err)
@@ -645,7 +653,11 @@ func (a *assembler) libraries(ef *elf.File, obj string) error {
 	for _, name := range needed {
 		lib, err := a.find(name)
 		if err != nil {
-			return fmt.Errorf("%s needs %s: %w", obj, name, err)
+			if missing == nil {
+				return fmt.Errorf("%s needs %s: %w", obj, name, err)
+			}
+			missing(name)
+			continue
 		}
 		if a.done[lib] {
 			continue
