@@ -56,11 +56,12 @@ func (lc *linuxContainer) Exec(opts ExecOptions) (Process, error) {
 	if (!opts.Detach || !opts.Process.Terminal) && opts.ConsoleSocket != "" {
 		return nil, errors.New(`exec --console-socket needs --tty and --detach`)
 	}
-	plan, err := execPlan(lc.backend.root.Path(), lc.ID(), opts.Process)
+	plan, err := execPlan(lc.backend.root.Path(), lc.ID(), opts.Process, lc.c.Config().Capabilities)
 	if err != nil {
 		return nil, err
 	}
-	if plan.shim != nil {
+	sandboxed := plan.shim != nil && !plan.exec.Client
+	if sandboxed {
 		// A plugbox sandbox: the new process gets the plugin's layers.
 		if err := keepsSandboxPrivileges(opts.Process); err != nil {
 			return nil, fmt.Errorf("exec %s: %w", lc.ID(), err)
@@ -70,13 +71,13 @@ func (lc *linuxContainer) Exec(opts ExecOptions) (Process, error) {
 	if err != nil {
 		return nil, err
 	}
-	if plan.shim != nil {
+	if sandboxed {
 		nnp := true
 		process.NoNewPrivileges = &nnp
 		process.Capabilities = nil // the container's, from its config
 	}
 	for i := 0; i < opts.PreserveFDs; i++ {
-		f, err := preservedFile(3+i, plan.shim != nil)
+		f, err := preservedFile(3+i, sandboxed)
 		if err != nil {
 			return nil, fmt.Errorf("--preserve-fds %d: %w", opts.PreserveFDs, err)
 		}
