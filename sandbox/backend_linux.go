@@ -16,6 +16,7 @@ import (
 	"github.com/opencontainers/runc/libcontainer/specconv"
 	"github.com/opencontainers/runc/libcontainer/utils"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
 	"github.com/plugbox/plugbox/bundle"
@@ -113,6 +114,10 @@ func (b *linuxBackend) Create(opts CreateOptions) (_ Container, retErr error) {
 	// Before libcontainer makes cgroups: a delete after a killed create
 	// finds them from here.
 	if err := writeCreateRecord(dir, &createRecord{Bundle: opts.Bundle, Created: time.Now().UTC(), Cgroups: config.Cgroups}); err != nil {
+		return nil, fmt.Errorf("create %s: %w", opts.ID, err)
+	}
+	wrapPrestartHooks(config)
+	if err := writeLateHooks(dir, takeLateHooks(config, opts.Spec)); err != nil {
 		return nil, fmt.Errorf("create %s: %w", opts.ID, err)
 	}
 	c, err := libcontainer.Create(dir, opts.ID, config)
@@ -396,10 +401,18 @@ func (lc *linuxContainer) Start() error {
 	if s != libcontainer.Created {
 		return fmt.Errorf("start %s: it is %s: %w", lc.ID(), s, ErrNotCreated)
 	}
+	hooks, err := readLateHooks(lock.Dir())
+	if err != nil {
+		return fmt.Errorf("start %s: %w", lc.ID(), err)
+	}
+	var initExe string
+	if hooks != nil && len(hooks.Poststart) > 0 {
+		initExe = initExecutable(lc.c)
+	}
 	if err := lc.c.Exec(); err != nil {
 		return fmt.Errorf("start %s: %w", lc.ID(), err)
 	}
-	return nil
+	return lc.runPoststart(hooks, initExe)
 }
 
 func (lc *linuxContainer) Signal(sig os.Signal, all bool) error {
@@ -480,12 +493,21 @@ func (lc *linuxContainer) deleteLocked(lock *store.Lock, force bool) error {
 		cgroupPaths = st.CgroupPaths
 	}
 	monitor.StopAll(lock.Dir(), cgroupPaths)
+	hooks, err := readLateHooks(lock.Dir())
+	if err != nil {
+		logrus.Warnf("delete %s: the poststop hooks will not run: %v", lc.ID(), err)
+	}
+	var lastState *specs.State
+	if hooks != nil {
+		lastState, _ = lc.c.OCIState()
+	}
 	// Destroy kills what remains (a created init waiting on its fifo, or
 	// stragglers in the cgroup), removes the cgroup and libcontainer's
 	// state directory.
 	if err := lc.c.Destroy(); err != nil {
 		return fmt.Errorf("delete %s: %w", lc.ID(), err)
 	}
+	runPoststop(lc.ID(), hooks, lastState)
 	if lc.stop != nil {
 		lc.stop()
 		lc.stop = nil

@@ -108,7 +108,9 @@ func planLayers(opts CreateOptions, root string) (*layerPlan, error) {
 	}
 	authored := ann.Authored != ""
 	if policy == nil && p.monitor == "" && !authored {
-		p.planForClient(opts, root, seccompProfile)
+		if err := p.planForClient(opts, root, seccompProfile); err != nil {
+			return nil, err
+		}
 		return p, nil
 	}
 	// plugbox's own layers go through the exec shim, which loads even a
@@ -166,15 +168,22 @@ func planLayers(opts CreateOptions, root string) (*layerPlan, error) {
 // filter is on (shimplan.Plan.Process). Where the shim cannot do this
 // (no /proc to exec it from, a profile that notifies or denies capset,
 // a user other than root without capabilities) libcontainer loads the
-// profile as runc would.
-func (p *layerPlan) planForClient(opts CreateOptions, root string, profile *specs.LinuxSeccomp) {
+// profile as runc would. A program that is not in the root filesystem
+// fails the create, as under runc, unless a hook may still put it there.
+func (p *layerPlan) planForClient(opts CreateOptions, root string, profile *specs.LinuxSeccomp) error {
 	spec := opts.Spec
-	if profile == nil || !hasProcMount(spec) || checkExecutable(opts.Bundle, spec) != nil {
-		return
+	if profile == nil || !hasProcMount(spec) {
+		return nil
+	}
+	if err := checkExecutable(opts.Bundle, spec); err != nil {
+		if spec.Hooks != nil {
+			return nil // libcontainer looks after the hooks have run
+		}
+		return err
 	}
 	sp, err := shimplan.New(root, spec, profile, nil, true)
 	if err != nil || sp.Monitor() {
-		return
+		return nil
 	}
 	if !spec.Process.NoNewPrivileges {
 		var caps *configs.Capabilities
@@ -182,12 +191,13 @@ func (p *layerPlan) planForClient(opts CreateOptions, root string, profile *spec
 			caps = &configs.Capabilities{Bounding: c.Bounding, Effective: c.Effective, Permitted: c.Permitted, Inheritable: c.Inheritable, Ambient: c.Ambient}
 		}
 		if sp.CheckWithoutNoNewPrivs(caps, int(spec.Process.User.UID)) != nil {
-			return
+			return nil
 		}
 	}
 	p.shim = sp
 	p.exec = &execLayers{Seccomp: profile, Foreign: true, Client: true}
 	p.enforced.Seccomp = "shim"
+	return nil
 }
 
 // shimReasons names the annotations that make a bundle need the exec shim.

@@ -12,8 +12,9 @@ import (
 )
 
 // init hands the re-executions of this binary to their owners before any CLI
-// code runs: "plugbox init" (libcontainer's container init) and the seccomp
-// monitor. (The exec shim is a program of its own, internal/shim.)
+// code runs: "plugbox init" (libcontainer's container init), the seccomp
+// monitor and the prestart hook runner. (The exec shim is a program of its
+// own, internal/shim.)
 func init() {
 	if len(os.Args) > 1 {
 		switch os.Args[1] {
@@ -21,6 +22,8 @@ func init() {
 			libcontainer.Init()
 		case sandbox.MonitorArg:
 			sandbox.MonitorMain()
+		case sandbox.HookStateArg:
+			sandbox.HookStateMain()
 		}
 	}
 }
