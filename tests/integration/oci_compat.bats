@@ -137,3 +137,11 @@ runc_output() {
 	run -0 pb run --bundle "$BUNDLE" "$(cid as)"
 	[ "$output" = $'65536\n9437184\nran' ]
 }
+
+@test "a client bundle whose program is not in the root filesystem fails create in one line naming it" {
+	make_bundle "$BUNDLE" /no/such/program
+	suite_profile
+	run -1 pb create --bundle "$BUNDLE" "$(cid missing)"
+	error_line 'process.args[0] "/no/such/program" is not an executable'
+	root_empty
+}
