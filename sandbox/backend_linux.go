@@ -130,6 +130,11 @@ func (b *linuxBackend) Create(opts CreateOptions) (_ Container, retErr error) {
 		return nil, fmt.Errorf("create %s: %w%s", opts.ID, err, cgroupHint(err, opts.Spec))
 	}
 	lc = created
+	if st, err := c.State(); err == nil {
+		if err := applyKernelTCP(opts.Spec, st.CgroupPaths); err != nil {
+			return nil, fmt.Errorf("create %s: %w", opts.ID, err)
+		}
+	}
 	if err := writeLayerRecord(dir, layers.record()); err != nil {
 		return nil, err
 	}

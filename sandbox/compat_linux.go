@@ -1,8 +1,15 @@
 package sandbox
 
 import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+
 	"github.com/opencontainers/cgroups/devices/config"
 	"github.com/opencontainers/runc/libcontainer/configs"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	selinux "github.com/opencontainers/selinux/go-selinux"
 	"github.com/sirupsen/logrus"
 )
@@ -35,4 +42,30 @@ func relaxForClients(c *configs.Config) {
 			m.Data = ""
 		}
 	}
+}
+
+// applyKernelTCP sets linux.resources.memory.kernelTCP, which libcontainer
+// v1.5.2 drops ("Kernel memory settings are ignored"), on a cgroup v1
+// memory hierarchy, as crun does: memory.kmem.tcp.limit_in_bytes still
+// limits the TCP buffers there. paths are the container's cgroups by
+// controller. Cgroup v2 has no such limit: there it is ignored with
+// libcontainer's warning, as by runc.
+func applyKernelTCP(spec *specs.Spec, paths map[string]string) error {
+	r := spec.Linux
+	if r == nil || r.Resources == nil || r.Resources.Memory == nil || r.Resources.Memory.KernelTCP == nil { //nolint:staticcheck // the deprecated field is what this applies
+		return nil
+	}
+	limit := *r.Resources.Memory.KernelTCP //nolint:staticcheck // as above
+	dir, ok := paths["memory"]
+	if !ok || dir == "" {
+		return nil
+	}
+	file := filepath.Join(dir, "memory.kmem.tcp.limit_in_bytes")
+	if _, err := os.Stat(file); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err := os.WriteFile(file, []byte(strconv.FormatInt(limit, 10)), 0); err != nil {
+		return fmt.Errorf("config.json: linux.resources.memory.kernelTCP %d: %w (remove it: the limit is deprecated)", limit, err)
+	}
+	return nil
 }

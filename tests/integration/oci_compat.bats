@@ -155,3 +155,15 @@ runc_output() {
 	run -0 pb run --bundle "$BUNDLE" "$(cid label)"
 	[ "$output" = labelled ]
 }
+
+@test "linux.resources.memory.kernelTCP is set on a cgroup v1 memory hierarchy, as crun does" {
+	local pid file
+	make_bundle "$BUNDLE" sleep 30
+	jq_config "$BUNDLE" '.linux.resources.memory = {limit: 268435456, kernelTCP: 50593792}'
+	run -0 pb_bg create --bundle "$BUNDLE" "$(cid tcp)"
+	pid="$(pid_of "$(cid tcp)")"
+	file="$(awk -F: '$2 == "memory" { print "/sys/fs/cgroup/memory" $3 "/memory.kmem.tcp.limit_in_bytes" }' "/proc/$pid/cgroup")"
+	[ -n "$file" ] && [ -f "$file" ] || skip "no cgroup v1 memory hierarchy with kmem.tcp here: the limit does not exist (cgroup v2), and is ignored as by runc"
+	# libcontainer v1.5.2 dropped it: "Kernel memory settings are ignored".
+	[ "$(cat "$file")" = 50593792 ]
+}
