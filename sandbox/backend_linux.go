@@ -134,6 +134,9 @@ func (b *linuxBackend) Create(opts CreateOptions) (_ Container, retErr error) {
 		if err := applyKernelTCP(opts.Spec, st.CgroupPaths); err != nil {
 			return nil, fmt.Errorf("create %s: %w", opts.ID, err)
 		}
+		if err := orderDeviceRules(config, st.CgroupPaths["devices"]); err != nil {
+			return nil, fmt.Errorf("create %s: %w", opts.ID, err)
+		}
 	}
 	if err := writeLayerRecord(dir, layers.record()); err != nil {
 		return nil, err

@@ -5,8 +5,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 
+	"github.com/moby/sys/userns"
+	"github.com/opencontainers/cgroups"
 	"github.com/opencontainers/cgroups/devices/config"
 	"github.com/opencontainers/runc/libcontainer/configs"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -68,4 +72,57 @@ func applyKernelTCP(spec *specs.Spec, paths map[string]string) error {
 		return fmt.Errorf("config.json: linux.resources.memory.kernelTCP %d: %w (remove it: the limit is deprecated)", limit, err)
 	}
 	return nil
+}
+
+// orderDeviceRules rewrites a cgroup v1 devices hierarchy so that it holds
+// the config's rules in their listed order (linux.resources.devices, then
+// libcontainer's defaults for the standard devices), as crun leaves it:
+// libcontainer computes the same permissions but writes them sorted (its
+// device emulator), so devices.list no longer shows the order the
+// runtime-spec says entries are applied in. The cgroup is reset (deny all)
+// and each rule written as listed, which the kernel applies with the same
+// semantics as libcontainer's emulator; the resulting list must hold the
+// same entries as libcontainer's, or create fails. dir is the container's
+// devices cgroup ("" on cgroup v2, where devices are an eBPF program).
+func orderDeviceRules(c *configs.Config, dir string) error {
+	if dir == "" || c.Cgroups == nil || c.Cgroups.Resources == nil || c.Cgroups.Resources.SkipDevices || userns.RunningInUserNS() {
+		return nil
+	}
+	rules := c.Cgroups.Resources.Devices
+	if len(rules) == 0 {
+		return nil
+	}
+	before, err := deviceList(dir)
+	if err != nil {
+		return nil // no devices.list: not a v1 devices hierarchy
+	}
+	if err := cgroups.WriteFile(dir, "devices.deny", "a"); err != nil {
+		return nil // a cgroup with children cannot be reset: keep libcontainer's
+	}
+	for _, r := range rules {
+		file := "devices.deny"
+		if r.Allow {
+			file = "devices.allow"
+		}
+		if err := cgroups.WriteFile(dir, file, r.CgroupString()); err != nil {
+			return fmt.Errorf("linux.resources.devices: write %q to %s: %w", r.CgroupString(), filepath.Join(dir, file), err)
+		}
+	}
+	after, err := deviceList(dir)
+	if err != nil {
+		return err
+	}
+	if !slices.Equal(slices.Sorted(slices.Values(before)), slices.Sorted(slices.Values(after))) {
+		return fmt.Errorf("linux.resources.devices: applied in order they give %q, where libcontainer's emulator gave %q", after, before)
+	}
+	return nil
+}
+
+// deviceList returns the lines of dir's devices.list.
+func deviceList(dir string) ([]string, error) {
+	list, err := cgroups.ReadFile(dir, "devices.list")
+	if err != nil {
+		return nil, err
+	}
+	return strings.Fields(strings.ReplaceAll(list, " ", "_")), nil
 }
