@@ -16,6 +16,7 @@ import (
 	"github.com/opencontainers/runc/libcontainer/specconv"
 	"github.com/opencontainers/runc/libcontainer/utils"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
 	"github.com/plugbox/plugbox/bundle"
@@ -125,6 +126,10 @@ func (b *linuxBackend) Create(opts CreateOptions) (_ Container, retErr error) {
 		return nil, fmt.Errorf("create %s: %w", opts.ID, err)
 	}
 	trace.Mark("create: config converted (specconv), create record written")
+	wrapPrestartHooks(config)
+	if err := writeLateHooks(dir, takeLateHooks(config, opts.Spec)); err != nil {
+		return nil, fmt.Errorf("create %s: %w", opts.ID, err)
+	}
 	c, err := libcontainer.Create(dir, opts.ID, config)
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", opts.ID, err)
@@ -138,6 +143,14 @@ func (b *linuxBackend) Create(opts CreateOptions) (_ Container, retErr error) {
 	lc = created
 	if err := view.finish(c, config); err != nil {
 		return nil, fmt.Errorf("create %s: %w", opts.ID, err)
+	}
+	if st, err := c.State(); err == nil {
+		if err := applyKernelTCP(opts.Spec, st.CgroupPaths); err != nil {
+			return nil, fmt.Errorf("create %s: %w", opts.ID, err)
+		}
+		if err := orderDeviceRules(config, st.CgroupPaths["devices"]); err != nil {
+			return nil, fmt.Errorf("create %s: %w", opts.ID, err)
+		}
 	}
 	if err := writeLayerRecord(dir, layers.record()); err != nil {
 		return nil, err
@@ -424,11 +437,19 @@ func (lc *linuxContainer) Start() error {
 		return fmt.Errorf("start %s: it is %s: %w", lc.ID(), s, ErrNotCreated)
 	}
 	trace.Mark("start: container locked, state loaded")
+	hooks, err := readLateHooks(lock.Dir())
+	if err != nil {
+		return fmt.Errorf("start %s: %w", lc.ID(), err)
+	}
+	var initExe string
+	if hooks != nil && len(hooks.Poststart) > 0 {
+		initExe = initExecutable(lc.c)
+	}
 	if err := lc.c.Exec(); err != nil {
 		return fmt.Errorf("start %s: %w", lc.ID(), err)
 	}
 	trace.Mark("start: exec fifo read (init released)")
-	return nil
+	return lc.runPoststart(hooks, initExe)
 }
 
 func (lc *linuxContainer) Signal(sig os.Signal, all bool) error {
@@ -509,6 +530,14 @@ func (lc *linuxContainer) deleteLocked(lock *store.Lock, force bool) error {
 		cgroupPaths = st.CgroupPaths
 	}
 	monitor.StopAll(lock.Dir(), cgroupPaths)
+	hooks, err := readLateHooks(lock.Dir())
+	if err != nil {
+		logrus.Warnf("delete %s: the poststop hooks will not run: %v", lc.ID(), err)
+	}
+	var lastState *specs.State
+	if hooks != nil {
+		lastState, _ = lc.c.OCIState()
+	}
 	// Destroy kills what remains (a created init waiting on its fifo, or
 	// stragglers in the cgroup), removes the cgroup and libcontainer's
 	// state directory.
@@ -516,6 +545,7 @@ func (lc *linuxContainer) deleteLocked(lock *store.Lock, force bool) error {
 		return fmt.Errorf("delete %s: %w", lc.ID(), err)
 	}
 	trace.Mark("delete: libcontainer Destroy (cgroups, state dir)")
+	runPoststop(lc.ID(), hooks, lastState)
 	if lc.stop != nil {
 		lc.stop()
 		lc.stop = nil

@@ -73,6 +73,9 @@ type layerPlan struct {
 	// explicitBroker gives the process the explicit protocol's socket.
 	broker         *monitor.BrokerConfig
 	explicitBroker bool
+	// containerCaps are the container's capabilities, which libcontainer
+	// gives an exec'd process without process.capabilities.
+	containerCaps *configs.Capabilities
 }
 
 // planLayers validates the plugbox layers a bundle asks for and plans them;
@@ -130,11 +133,9 @@ func planLayers(opts CreateOptions, root string) (*layerPlan, error) {
 	}
 	authored := ann.Authored != ""
 	if policy == nil && p.monitor == "" && !authored {
-		// A bundle a client sends (podman, containerd, the OCI suite) gets
-		// runc's behaviour: libcontainer loads its seccomp profile, before
-		// dropping capabilities when noNewPrivileges is unset; with it set,
-		// the shim loads the same program, compiled once (clientseccomp).
-		p.planClientSeccomp(opts, root)
+		if err := p.planForClient(opts, root, seccompProfile); err != nil {
+			return nil, err
+		}
 		return p, nil
 	}
 	// plugbox's own layers go through the exec shim, which loads even a
@@ -180,6 +181,54 @@ func planLayers(opts CreateOptions, root string) (*layerPlan, error) {
 		p.planSharedNetns(opts)
 	}
 	return p, nil
+}
+
+// planForClient plans a bundle a client sends (podman, containerd, the OCI
+// suite): runc's behaviour, but with its seccomp profile loaded by the exec
+// shim right before the execve rather than by libcontainer. libcontainer
+// v1.5.2 goes on after its loader: it closes descriptors through
+// /proc/thread-self/fd, checks its working directory, reopens its exec fifo
+// and closes descriptors again, with statx(2), openat2(2), close_range(2)
+// and getcwd(2). A profile that denies those (the OCI suite's default one
+// has no statx: "error closing exec fds: ... statx(STATX_MNT_ID_...):
+// function not implemented") stopped every start, where runc 1.1 (which
+// made none of those calls) ran it. The shim calls only capset(2) and
+// execve(2) under the filter, so the profile filters the program alone.
+// Without noNewPrivileges the kernel loads a filter only for a holder of
+// CAP_SYS_ADMIN: libcontainer leaves it to the shim, which drops it once the
+// filter is on (shimplan.Plan.Process). Where the shim cannot do this
+// (no /proc to exec it from, a profile that notifies or denies capset,
+// a user other than root without capabilities) libcontainer loads the
+// profile as runc would. A program that is not in the root filesystem
+// fails the create, as under runc, unless a hook may still put it there.
+func (p *layerPlan) planForClient(opts CreateOptions, root string, profile *specs.LinuxSeccomp) error {
+	spec := opts.Spec
+	if profile == nil || !hasProcMount(spec) {
+		return nil
+	}
+	if err := checkExecutable(opts.Bundle, spec); err != nil {
+		if spec.Hooks != nil {
+			return nil // libcontainer looks after the hooks have run
+		}
+		return err
+	}
+	sp, err := shimplan.New(root, spec, profile, nil, true)
+	if err != nil || sp.Monitor() {
+		return nil
+	}
+	if !spec.Process.NoNewPrivileges {
+		var caps *configs.Capabilities
+		if c := spec.Process.Capabilities; c != nil {
+			caps = &configs.Capabilities{Bounding: c.Bounding, Effective: c.Effective, Permitted: c.Permitted, Inheritable: c.Inheritable, Ambient: c.Ambient}
+		}
+		if sp.CheckWithoutNoNewPrivs(caps, int(spec.Process.User.UID)) != nil {
+			return nil
+		}
+	}
+	p.shim = sp
+	p.exec = &execLayers{Seccomp: profile, Foreign: true, Client: true}
+	p.enforced.Seccomp = "shim"
+	return nil
 }
 
 // shimReasons names the annotations that make a bundle need the exec shim.
@@ -342,7 +391,7 @@ func (p *layerPlan) adjustProcess(process *libcontainer.Process, root, id string
 		p.spawned = m
 		monitorEnd = m.ShimEnd
 	}
-	opened, err := p.shim.Process(process, monitorEnd)
+	opened, err := p.shim.Process(process, monitorEnd, p.containerCaps)
 	if err != nil {
 		p.abort()
 		return err
@@ -406,12 +455,13 @@ type execLayers struct {
 	// MonitorPolicy is how the monitor answers (nil in records written
 	// before it existed: the monitor then fails every routed call, EPERM).
 	MonitorPolicy *monitor.Policy `json:"monitorPolicy,omitempty"`
-	// ClientSeccomp: a client's bundle whose profile alone the shim loads
-	// (clientseccomp); its exec'd processes keep what they ask for.
-	ClientSeccomp bool `json:"clientSeccomp,omitempty"`
 	// Broker is the broker's configuration: an exec'd process's calls
 	// are brokered as the init's are (it gets no explicit socket).
 	Broker *monitor.BrokerConfig `json:"broker,omitempty"`
+	// Client: a bundle a client sent, where the shim only loads the
+	// profile; an exec'd process keeps its own capabilities and
+	// no_new_privs, as with runc.
+	Client bool `json:"client,omitempty"`
 }
 
 func (p *layerPlan) record() layerRecord {
@@ -420,12 +470,13 @@ func (p *layerPlan) record() layerRecord {
 
 // execPlan plans, from what create recorded, the layers of one process
 // exec'd into the container: nil shim when libcontainer applies them.
-func execPlan(root, id string, process *specs.Process) (*layerPlan, error) {
+// containerCaps are the container's capabilities.
+func execPlan(root, id string, process *specs.Process, containerCaps *configs.Capabilities) (*layerPlan, error) {
 	var rec layerRecord
 	if err := ReadLayerRecord(filepath.Join(root, id), &rec); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("exec %s: read plugbox's record of its layers: %w", id, err)
 	}
-	plan := &layerPlan{enforced: rec.Layers, execd: true}
+	plan := &layerPlan{enforced: rec.Layers, execd: true, containerCaps: containerCaps}
 	if rec.Exec == nil {
 		return plan, nil
 	}

@@ -56,11 +56,11 @@ func (lc *linuxContainer) Exec(opts ExecOptions) (Process, error) {
 	if (!opts.Detach || !opts.Process.Terminal) && opts.ConsoleSocket != "" {
 		return nil, errors.New(`exec --console-socket needs --tty and --detach`)
 	}
-	plan, err := execPlan(lc.backend.root.Path(), lc.ID(), opts.Process)
+	plan, err := execPlan(lc.backend.root.Path(), lc.ID(), opts.Process, lc.c.Config().Capabilities)
 	if err != nil {
 		return nil, err
 	}
-	sandboxed := plan.shim != nil && !plan.exec.ClientSeccomp
+	sandboxed := plan.shim != nil && !plan.exec.Client
 	if sandboxed {
 		// A plugbox sandbox: the new process gets the plugin's layers.
 		if err := keepsSandboxPrivileges(opts.Process); err != nil {
@@ -71,9 +71,7 @@ func (lc *linuxContainer) Exec(opts ExecOptions) (Process, error) {
 	if err != nil {
 		return nil, err
 	}
-	if plan.shim != nil {
-		// The shim loads the filter under no_new_privs (a client's
-		// container has it on, see clientseccomp).
+	if sandboxed {
 		nnp := true
 		process.NoNewPrivileges = &nnp
 	}

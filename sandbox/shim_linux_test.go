@@ -25,6 +25,8 @@ func TestMain(m *testing.M) {
 			libcontainer.Init()
 		case MonitorArg:
 			MonitorMain()
+		case HookStateArg:
+			HookStateMain()
 		}
 	}
 	os.Exit(m.Run())

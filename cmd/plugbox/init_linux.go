@@ -14,9 +14,9 @@ import (
 )
 
 // init hands the re-executions of this binary to their owners before any CLI
-// code runs: "plugbox init" (libcontainer's container init) and the seccomp
-// monitor and the record hook's recorder. (The exec shim is a program of
-// its own, internal/shim.)
+// code runs: "plugbox init" (libcontainer's container init), the seccomp
+// monitor, the record hook's recorder and the prestart hook runner. (The
+// exec shim is a program of its own, internal/shim.)
 func init() {
 	if len(os.Args) > 1 {
 		switch os.Args[1] {
@@ -27,6 +27,8 @@ func init() {
 			sandbox.MonitorMain()
 		case hooks.RecorderArg:
 			hooks.RecorderMain()
+		case sandbox.HookStateArg:
+			sandbox.HookStateMain()
 		}
 	}
 }

@@ -24,6 +24,15 @@ type Config struct {
 	// TraceFD, when not 0, is a descriptor of at least one page (TraceFile)
 	// where the shim notes when each of its steps ended.
 	TraceFD int
+	// Caps, when not nil, are the capabilities the process ends with: the
+	// shim loads Seccomp holding CAP_SYS_ADMIN (a process without
+	// no_new_privs needs it), then sets these.
+	Caps *Caps
+}
+
+// Caps are capability sets as bit masks (bit N is capability N).
+type Caps struct {
+	Effective, Permitted, Inheritable, Bounding, Ambient uint64
 }
 
 // Rlimit is one process.rlimits entry, by resource number (RLIMIT_AS...).
@@ -98,6 +107,7 @@ const (
 	tagLandlockPath
 	tagSeccomp
 	tagTrace
+	tagCaps
 )
 
 // Encode renders c in the shim's configuration format.
@@ -110,6 +120,9 @@ func (c *Config) Encode() ([]byte, error) {
 	}
 	if c.Seccomp != nil && c.Seccomp.Flags&FlagNewListener != 0 && c.MonitorFD < 0 {
 		return nil, errors.New("exec shim: a seccomp listener needs a monitor socket")
+	}
+	if c.Caps != nil && (c.Seccomp == nil || c.Seccomp.Flags&FlagNewListener != 0) {
+		return nil, errors.New("exec shim: capabilities are set after a seccomp filter without a listener, and there is none")
 	}
 	if c.MonitorFD >= 0 && c.MonitorFD < c.KeepFDs {
 		return nil, fmt.Errorf("exec shim: monitor socket %d is among the %d kept descriptors", c.MonitorFD, c.KeepFDs)
@@ -168,6 +181,13 @@ func (c *Config) Encode() ([]byte, error) {
 		}
 		p := append(u32(s.Flags), 0, 0, 0, 0)
 		e.record(tagSeccomp, append(p, s.Program...))
+	}
+	if k := c.Caps; k != nil {
+		var p []byte
+		for _, set := range []uint64{k.Effective, k.Permitted, k.Inheritable, k.Bounding, k.Ambient} {
+			p = binary.NativeEndian.AppendUint64(p, set)
+		}
+		e.record(tagCaps, p)
 	}
 	e.record(tagEnd, nil)
 	return e.buf, nil

@@ -7,8 +7,9 @@
 // the process environment, absolute entries only), closes every descriptor
 // but the ones the plugin keeps, applies Landlock (the best ABI the kernel
 // has, scoping from ABI 6), sets process.rlimits, loads a ready seccomp BPF
-// program (compiled once on the host by seccompgen) and execve's the
-// plugin. Any failure prints one line on stderr naming the step and exits
+// program (compiled once on the host by seccompgen), sets the process's
+// capabilities when it loaded the filter without no_new_privs (holding
+// CAP_SYS_ADMIN, see CAPS below) and execve's the plugin. Any failure prints one line on stderr naming the step and exits
 // 127. Because rlimits are applied here and not by libcontainer, nothing
 // but the plugin runs under them (a threaded runtime cannot start under
 // RLIMIT_AS 1 GiB with a 9 GiB RLIMIT_STACK).
@@ -59,6 +60,15 @@
 //	                 (TraceFile, ReadTrace). The last record is written right
 //	                 before the filter is loaded, so tracing adds no call
 //	                 under the plugin's filter.
+//	9 CAPS           uint64 effective, permitted, inheritable, bounding,
+//	                 ambient: the capability sets (bit N is capability N)
+//	                 the process ends with. Only with SECCOMP and no
+//	                 listener: for a process without no_new_privs, which
+//	                 can load the filter only holding CAP_SYS_ADMIN.
+//	                 Before the filter the shim lowers the ambient and
+//	                 bounding sets to these; after it, one capset(2) sets
+//	                 the others (no set grows: what the process lacks
+//	                 stays out).
 //
 // The environment is not part of the configuration: the shim passes its
 // own (the container's process.env, untouched) to the plugin.
@@ -81,5 +91,7 @@
 //
 // The read and the execve are the only calls the shim makes under the
 // filter; the host checks, before the container starts, that the program
-// allows both (read on MONITOR_FD), and refuses the start otherwise.
+// allows both (read on MONITOR_FD), and refuses the start otherwise. With
+// CAPS (never with a listener) the calls under the filter are capset(2)
+// and the execve, checked the same way.
 package shim

@@ -83,6 +83,20 @@ func runProbe(p string) {
 		default:
 			fmt.Println("error", err)
 		}
+	case "caps":
+		// What the plugin got: its capability sets, whether a filter is on
+		// and no_new_privs, then a getpid the test's filter denies.
+		status, _ := os.ReadFile("/proc/self/status")
+		for _, line := range strings.Split(string(status), "\n") {
+			if k, _, _ := strings.Cut(line, ":"); strings.HasPrefix(k, "Cap") || k == "Seccomp" || k == "NoNewPrivs" {
+				fmt.Println(strings.Join(strings.Fields(line), " "))
+			}
+		}
+		if _, _, e := unix.RawSyscall(unix.SYS_GETPID, 0, 0, 0); e != 0 {
+			fmt.Println("getpid denied", unix.ErrnoName(e))
+		} else {
+			fmt.Println("getpid allowed")
+		}
 	case "read":
 		_, err := os.ReadFile(arg)
 		var errno syscall.Errno
@@ -127,6 +141,10 @@ type shimRun struct {
 	// started, when set, runs once the shim process exists.
 	started func(t testing.TB, pid int)
 	cred    *syscall.Credential
+	// ambient are capabilities the shim starts with (raised in its
+	// inheritable, permitted and ambient sets), as libcontainer leaves
+	// them for a non-root process whose filter the shim loads.
+	ambient []uintptr
 	// nnp starts the shim with no_new_privs, as libcontainer does.
 	nnp bool
 }
@@ -154,7 +172,7 @@ func (r shimRun) run(t testing.TB) (stdout, stderr string, code int) {
 		ExtraFiles:  files,
 		Stdout:      &out,
 		Stderr:      &errOut,
-		SysProcAttr: &syscall.SysProcAttr{Credential: r.cred},
+		SysProcAttr: &syscall.SysProcAttr{Credential: r.cred, AmbientCaps: r.ambient},
 	}
 	if err := r.start(cmd); err != nil {
 		t.Fatal(err)
@@ -199,6 +217,29 @@ func self(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// selfForAll returns a copy of the test binary that any user may run (the
+// build directory is private to its owner).
+func selfForAll(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "shimtest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	data, err := os.ReadFile(self(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	exe := filepath.Join(dir, "shim.test")
+	if err := os.WriteFile(exe, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return exe
 }
 
 func probe(name string) []string { return []string{probeEnv + "=" + name} }
@@ -285,6 +326,66 @@ func TestShimLoadsTheSeccompProgram(t *testing.T) {
 	if !strings.HasPrefix(out, "pid ") {
 		t.Errorf("getpid without a filter: %q", out)
 	}
+}
+
+// capMask is the bit mask of caps, as /proc/PID/status shows sets.
+func capMask(caps ...uintptr) uint64 {
+	var m uint64
+	for _, c := range caps {
+		m |= 1 << c
+	}
+	return m
+}
+
+// TestShimLoadsTheFilterWithoutNoNewPrivs is the case of a bundle that
+// podman, containerd or the OCI suite sends: a seccomp profile and no
+// process.noNewPrivileges. The kernel then loads a filter only for a
+// process holding CAP_SYS_ADMIN, which libcontainer leaves the shim; the
+// shim loads the filter and only then takes the process to the
+// configured capabilities, so the plugin runs filtered and without
+// CAP_SYS_ADMIN. As root (who gets the bounding set at exec) and as nobody
+// (who keeps only ambient capabilities).
+func TestShimLoadsTheFilterWithoutNoNewPrivs(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: the shim must start holding CAP_SYS_ADMIN without no_new_privs")
+	}
+	deny := &Seccomp{Program: bpf(unix.SYS_GETPID, unix.SECCOMP_RET_ERRNO|uint32(unix.EPERM))}
+	plugin := selfForAll(t)
+	some := capMask(unix.CAP_CHOWN, unix.CAP_KILL, unix.CAP_NET_BIND_SERVICE)
+	nbs := capMask(unix.CAP_NET_BIND_SERVICE)
+	for _, tc := range []struct {
+		name    string
+		caps    Caps
+		cred    *syscall.Credential
+		ambient []uintptr
+		want    []string
+	}{
+		{"root", Caps{Effective: some, Permitted: some, Bounding: some}, nil, nil, []string{
+			fmt.Sprintf("CapInh: %016x", 0), fmt.Sprintf("CapPrm: %016x", some), fmt.Sprintf("CapEff: %016x", some),
+			fmt.Sprintf("CapBnd: %016x", some), fmt.Sprintf("CapAmb: %016x", 0),
+		}},
+		{"nobody with ambient", Caps{Effective: nbs, Permitted: nbs, Inheritable: nbs, Ambient: nbs, Bounding: nbs | capMask(unix.CAP_CHOWN)},
+			&syscall.Credential{Uid: 65534, Gid: 65534}, []uintptr{unix.CAP_SYS_ADMIN, unix.CAP_SETPCAP, unix.CAP_NET_BIND_SERVICE}, []string{
+				fmt.Sprintf("CapInh: %016x", nbs), fmt.Sprintf("CapPrm: %016x", nbs), fmt.Sprintf("CapEff: %016x", nbs),
+				fmt.Sprintf("CapBnd: %016x", nbs|capMask(unix.CAP_CHOWN)), fmt.Sprintf("CapAmb: %016x", nbs),
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			caps := tc.caps
+			cfg := &Config{Args: []string{plugin}, KeepFDs: 3, MonitorFD: -1, Seccomp: deny, Caps: &caps}
+			out, stderr, code := shimRun{cfg: cfg, env: probe("caps"), cred: tc.cred, ambient: tc.ambient}.run(t)
+			want := strings.Join(append(tc.want, "NoNewPrivs: 0", "Seccomp: 2", "getpid denied EPERM"), "\n") + "\n"
+			if code != 0 || out != want {
+				t.Errorf("the plugin got (exit %d, stderr %q):\n%s\nwant:\n%s", code, stderr, out, want)
+			}
+		})
+	}
+	// Without CAP_SYS_ADMIN (nobody, no ambient set) the filter cannot be
+	// loaded: the shim says so and the plugin never runs.
+	all := Caps{Bounding: ^uint64(0)}
+	_, stderr, code := shimRun{cfg: &Config{Args: []string{plugin}, KeepFDs: 3, MonitorFD: -1, Seccomp: deny, Caps: &all},
+		env: probe("caps"), cred: &syscall.Credential{Uid: 65534, Gid: 65534}}.run(t)
+	oneLine(t, stderr, code, "seccomp", "without no_new_privs it needs CAP_SYS_ADMIN): permission denied (EACCES)")
 }
 
 func TestShimAppliesLandlock(t *testing.T) {

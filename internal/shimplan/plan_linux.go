@@ -2,6 +2,7 @@ package shimplan
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -118,12 +119,25 @@ func landlockRuleset(p *bundle.LandlockPolicy) *shim.Landlock {
 // Process turns process, which would exec the plugin, into one that
 // execs the shim with sp's layers. Its descriptors 3.. (process.ExtraFiles)
 // stay the plugin's; the shim, its configuration and, with monitorEnd, the
-// monitor socket follow them. It returns the files this process must close
-// once libcontainer has started the process.
-func (sp *Plan) Process(process *libcontainer.Process, monitorEnd *os.File) ([]*os.File, error) {
+// monitor socket follow them. Without no_new_privs (a nil
+// process.NoNewPrivileges counts as false) the shim loads the filter
+// holding CAP_SYS_ADMIN and then sets the process's capabilities, or
+// containerCaps (the container's, which libcontainer applies) when
+// process.Capabilities is nil. It returns the files this process must
+// close once libcontainer has started the process.
+func (sp *Plan) Process(process *libcontainer.Process, monitorEnd *os.File, containerCaps *configs.Capabilities) ([]*os.File, error) {
 	keep := 3 + len(process.ExtraFiles)
 	exeFD, cfgFD := keep, keep+1
 	cfg := &shim.Config{Args: process.Args, KeepFDs: keep, MonitorFD: -1, Landlock: sp.landlock, Seccomp: sp.seccomp}
+	if sp.seccomp != nil && (process.NoNewPrivileges == nil || !*process.NoNewPrivileges) {
+		if monitorEnd != nil {
+			return nil, errors.New("the seccomp monitor needs process.noNewPrivileges: true")
+		}
+		var err error
+		if cfg.Caps, err = sp.withoutNoNewPrivs(process, containerCaps); err != nil {
+			return nil, err
+		}
+	}
 	want := process.Rlimits
 	if len(want) == 0 {
 		want = sp.rlimits

@@ -43,11 +43,12 @@ func TestShimPlanRefusesAProfileTheShimCannotRunUnder(t *testing.T) {
 	r, w, _ := os.Pipe()
 	defer r.Close()
 	defer w.Close()
+	nnp := true
 	// Without a monitor the shim makes no read.
-	if _, err := sp.Process(&libcontainer.Process{Args: []string{"/bin/true"}}, nil); err != nil {
+	if _, err := sp.Process(&libcontainer.Process{Args: []string{"/bin/true"}, NoNewPrivileges: &nnp}, nil, nil); err != nil {
 		t.Errorf("a profile without read, no monitor: %v", err)
 	}
-	if _, err := sp.Process(&libcontainer.Process{Args: []string{"/bin/true"}}, w); err == nil || !strings.Contains(err.Error(), "read(2)") {
+	if _, err := sp.Process(&libcontainer.Process{Args: []string{"/bin/true"}, NoNewPrivileges: &nnp}, w, nil); err == nil || !strings.Contains(err.Error(), "read(2)") {
 		t.Errorf("a profile without read, with the monitor: %v, want a refusal naming read(2)", err)
 	}
 }
@@ -68,12 +69,13 @@ func TestShimProcessExecsTheShimWithTheLimits(t *testing.T) {
 	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &cur); err != nil {
 		t.Fatal(err)
 	}
-	p := &libcontainer.Process{Args: []string{"/bin/true", "x"}, ExtraFiles: []*os.File{preserved},
+	nnp := true
+	p := &libcontainer.Process{Args: []string{"/bin/true", "x"}, ExtraFiles: []*os.File{preserved}, NoNewPrivileges: &nnp,
 		Rlimits: []configs.Rlimit{
 			{Type: unix.RLIMIT_AS, Soft: 1 << 30, Hard: 1 << 30},
 			{Type: unix.RLIMIT_NOFILE, Soft: 64, Hard: cur.Max + 1},
 		}}
-	opened, err := sp.Process(p, nil)
+	opened, err := sp.Process(p, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,12 @@
  *   4. sets process.rlimits;
  *   5. loads the ready BPF program with seccomp(2) and, with a monitor,
  *      waits until the monitor has taken the listener with pidfd_getfd;
- *   6. execve's the plugin with its own environment.
+ *   6. for a process without no_new_privs, which may only load the filter
+ *      holding CAP_SYS_ADMIN, sets the process.capabilities libcontainer
+ *      would have set (libcontainer left it CAP_SYS_ADMIN for step 5): the
+ *      bounding and ambient sets before the filter, the effective,
+ *      permitted and inheritable ones with one capset(2) after it;
+ *   7. execve's the plugin with its own environment.
  *
  * With a trace record it also notes, in a shared page, when each step
  * ended (CLOCK_MONOTONIC), for plugbox's start-up waterfall.
@@ -33,6 +38,7 @@ enum {
 	NR_execve = 59, NR_prctl = 157, NR_exit_group = 231, NR_openat = 257,
 	NR_faccessat = 269, NR_prlimit64 = 302, NR_seccomp = 317, NR_statx = 332,
 	NR_clock_gettime = 228,
+	NR_capget = 125, NR_capset = 126,
 };
 #elif defined(__aarch64__)
 enum {
@@ -40,6 +46,7 @@ enum {
 	NR_execve = 221, NR_prctl = 167, NR_exit_group = 94, NR_openat = 56,
 	NR_faccessat = 48, NR_prlimit64 = 261, NR_seccomp = 277, NR_statx = 291,
 	NR_clock_gettime = 113,
+	NR_capget = 90, NR_capset = 91,
 };
 #else
 #error "plugbox-shim is written for x86_64 and aarch64"
@@ -65,6 +72,12 @@ enum {
 #define MAP_PRIVATE 2
 #define MAP_ANONYMOUS 0x20
 #define PR_SET_DUMPABLE 4
+#define PR_CAPBSET_READ 23
+#define PR_CAPBSET_DROP 24
+#define PR_CAP_AMBIENT 47
+#define PR_CAP_AMBIENT_IS_SET 1
+#define PR_CAP_AMBIENT_LOWER 3
+#define LINUX_CAPABILITY_VERSION_3 0x20080522u
 #define STATX_TYPE 1u
 #define STATX_SIZE 0x200u
 #define S_IFMT 0170000
@@ -86,6 +99,7 @@ enum {
 enum {
 	TAG_END = 0, TAG_ARGV = 1, TAG_KEEP_FDS = 2, TAG_MONITOR_FD = 3, TAG_RLIMIT = 4,
 	TAG_LANDLOCK = 5, TAG_LANDLOCK_PATH = 6, TAG_SECCOMP = 7, TAG_TRACE = 8,
+	TAG_CAPS = 9,
 };
 
 /* Trace stages (doc.go): the step that ends when the record is written. */
@@ -294,6 +308,8 @@ struct config {
 	const unsigned char *bpf;
 	uint32_t bpf_len, seccomp_flags;
 	long trace_fd; /* -1: none */
+	int caps; /* a TAG_CAPS record was given */
+	uint64_t cap_eff, cap_prm, cap_inh, cap_bnd, cap_amb;
 };
 
 static uint32_t u32at(const unsigned char *p)
@@ -398,6 +414,16 @@ static void parse(struct config *c)
 			c->bpf = p + 8;
 			c->bpf_len = len - 8;
 			break;
+		case TAG_CAPS:
+			if (len != 40)
+				bad_config("capabilities record size");
+			c->caps = 1;
+			c->cap_eff = u64at(p);
+			c->cap_prm = u64at(p + 8);
+			c->cap_inh = u64at(p + 16);
+			c->cap_bnd = u64at(p + 24);
+			c->cap_amb = u64at(p + 32);
+			break;
 		default:
 			bad_config("unknown record (the shim and plugbox are from different builds)");
 		}
@@ -413,6 +439,8 @@ static void parse(struct config *c)
 		bad_config("the monitor socket is among the descriptors the plugin keeps");
 	if ((c->seccomp_flags & SECCOMP_FILTER_FLAG_NEW_LISTENER) && c->monitor_fd < 0)
 		bad_config("a seccomp listener is asked for without a monitor socket");
+	if (c->caps && (!c->bpf || (c->seccomp_flags & SECCOMP_FILTER_FLAG_NEW_LISTENER)))
+		bad_config("a capabilities record needs a seccomp filter without a listener");
 }
 
 struct statx_buf {
@@ -711,7 +739,8 @@ static void seccomp(const struct config *c)
 	}
 	r = sys3(NR_seccomp, SECCOMP_SET_MODE_FILTER, c->seccomp_flags, &prog);
 	if (r < 0)
-		fail("seccomp", r == -EACCES ? "seccomp(SECCOMP_SET_MODE_FILTER) (process.noNewPrivileges must be true)"
+		fail("seccomp", r == -EACCES && c->caps ? "seccomp(SECCOMP_SET_MODE_FILTER) (without no_new_privs it needs CAP_SYS_ADMIN)"
+				: r == -EACCES ? "seccomp(SECCOMP_SET_MODE_FILTER) (process.noNewPrivileges must be true)"
 				: r == -EMFILE ? "seccomp(SECCOMP_SET_MODE_FILTER) (process.rlimits RLIMIT_NOFILE leaves no descriptor for the listener)"
 					       : "seccomp(SECCOMP_SET_MODE_FILTER)",
 		     -r);
@@ -773,6 +802,80 @@ static void trace(uint32_t stage)
 	trace_n++;
 }
 
+/* ---- 6. capabilities, for a filter loaded without no_new_privs ---- */
+
+struct cap_header {
+	uint32_t version;
+	int32_t pid;
+};
+
+struct cap_data {
+	uint32_t effective, permitted, inheritable;
+};
+
+static __attribute__((noreturn)) void cap_fail(const char *what, long cap, long err)
+{
+	struct msg m;
+	start(&m, "capabilities");
+	put(&m, what);
+	if (cap >= 0) {
+		put(&m, " ");
+		put_u(&m, (unsigned long)cap);
+	}
+	die(&m, err);
+}
+
+/* caps_before_filter sets the bounding and ambient sets of the
+ * configuration, which do not touch the effective CAP_SYS_ADMIN the filter
+ * needs, and works out the one capset(2) left for after the filter: the
+ * only call the shim makes under the filter besides execve (the host
+ * checked that the profile allows both). */
+static void caps_before_filter(const struct config *c, struct cap_data set[2], int *need_set)
+{
+	if (!c->caps)
+		return;
+	struct cap_header h = {LINUX_CAPABILITY_VERSION_3, 0};
+	struct cap_data cur[2];
+	long r = sys2(NR_capget, &h, cur);
+	if (r < 0)
+		cap_fail("capget", -1, -r);
+	uint64_t eff = cur[0].effective | (uint64_t)cur[1].effective << 32;
+	uint64_t prm = cur[0].permitted | (uint64_t)cur[1].permitted << 32;
+	uint64_t inh = cur[0].inheritable | (uint64_t)cur[1].inheritable << 32;
+	for (long cap = 0; cap < 64; cap++) {
+		r = sys2(NR_prctl, PR_CAPBSET_READ, cap);
+		if (r < 0)
+			break; /* EINVAL: beyond the kernel's last capability */
+		uint64_t bit = 1ull << cap;
+		int bounded = r == 1;
+		if (sys6(NR_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, cap, 0, 0, 0) == 1 && !(c->cap_amb & bit) &&
+		    (r = sys6(NR_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_LOWER, cap, 0, 0, 0)) < 0)
+			cap_fail("prctl(PR_CAP_AMBIENT_LOWER) of capability", cap, -r);
+		/* Needs CAP_SETPCAP, which the drop leaves effective. */
+		if (bounded && !(c->cap_bnd & bit) &&
+		    (r = sys2(NR_prctl, PR_CAPBSET_DROP, cap)) < 0)
+			cap_fail("prctl(PR_CAPBSET_DROP) of capability", cap, -r);
+	}
+	/* As libcontainer's capset, within what the process has: no set grows
+	 * (the kernel would refuse). */
+	uint64_t nprm = c->cap_prm & prm, neff = c->cap_eff & nprm, ninh = c->cap_inh & inh;
+	*need_set = neff != eff || nprm != prm || ninh != inh;
+	set[0] = (struct cap_data){(uint32_t)neff, (uint32_t)nprm, (uint32_t)ninh};
+	set[1] = (struct cap_data){(uint32_t)(neff >> 32), (uint32_t)(nprm >> 32), (uint32_t)(ninh >> 32)};
+}
+
+/* caps_after_filter drops CAP_SYS_ADMIN (and whatever else the
+ * configuration lacks) from the effective and permitted sets. */
+static void caps_after_filter(const struct cap_data set[2], int need_set)
+{
+	if (!need_set)
+		return;
+	struct cap_header h = {LINUX_CAPABILITY_VERSION_3, 0};
+	long r = sys2(NR_capset, &h, set);
+	if (r < 0)
+		cap_fail("capset", -1, -r);
+}
+
 /* ---- main ---- */
 
 __attribute__((noreturn, used)) void shim_main(long *sp)
@@ -811,10 +914,15 @@ __attribute__((noreturn, used)) void shim_main(long *sp)
 	trace(TRACE_LANDLOCK);
 	rlimits(&c);
 	trace(TRACE_RLIMITS);
+	struct cap_data capset_data[2];
+	int need_capset = 0;
+	caps_before_filter(&c, capset_data, &need_capset);
 	/* The last record: under the filter the shim makes no call of its own
-	 * but the monitor's read and the execve. */
+	 * but the monitor's read, a capset without no_new_privs, and the
+	 * execve. */
 	trace(TRACE_FILTER);
 	seccomp(&c);
+	caps_after_filter(capset_data, need_capset);
 	r = sys3(NR_execve, path, pargv, envp);
 	struct msg m;
 	start(&m, "exec");
