@@ -1,8 +1,9 @@
 #!/usr/bin/env bats
 # A client's bundle (a runc spec: noNewPrivileges, /proc mounted) with a
 # seccomp profile: the exec shim loads the profile, compiled once on the
-# host, for the container's process and for every process exec'd into it;
-# libcontainer keeps the job where runc's order matters.
+# host, for the container's process and for every process exec'd into it,
+# with or without noNewPrivileges; libcontainer keeps the job for a profile
+# that notifies an agent.
 
 load helpers
 
@@ -49,12 +50,16 @@ enforced() {
 	run -0 pb delete --force "$id"
 }
 
-@test "libcontainer loads the profile without noNewPrivileges, for a notifying profile, and for an executable under a mount" {
+@test "without noNewPrivileges and for an executable under a mount the shim loads the profile too; libcontainer does for a notifying profile" {
 	with_profile
 	jq_config "$BUNDLE" '.process.noNewPrivileges = false'
 	run -0 pb_bg run --detach --bundle "$BUNDLE" "$(cid nnp)"
 	wait_file_line "$(ctr_out "$(cid nnp)")" "mkdir: can't create directory '/dev/shm/made': Operation not permitted"
-	[ "$(enforced "$(cid nnp)")" = libcontainer ]
+	[ "$(enforced "$(cid nnp)")" = shim ]
+	# the CAP_SYS_ADMIN the shim loaded the filter with is gone again
+	run -0 pb exec "$(cid nnp)" sh -c 'grep ^NoNewPrivs: /proc/1/status; grep ^CapEff: /proc/1/status'
+	[[ "$output" == *"NoNewPrivs:	0"* ]]
+	[[ "$output" != *"CapEff:	000001ffffffffff"* ]]
 	run -0 pb delete --force "$(cid nnp)"
 
 	jq_config "$BUNDLE" '.process.noNewPrivileges = true | .linux.seccomp.listenerPath = "/nonexistent/agent.sock"
@@ -63,7 +68,8 @@ enforced() {
 	# libcontainer's own error: it, not the shim, handles the agent.
 	[[ "$output" == *"agent.sock"* ]]
 
-	# process.args[0] under a bind mount is only visible at start.
+	# process.args[0] under a bind mount is only visible at start, where
+	# the shim looks it up.
 	BUNDLE="$BATS_TEST_TMPDIR/mnt"
 	make_bundle "$BUNDLE" /opt/tools/true
 	with_profile
@@ -73,7 +79,7 @@ enforced() {
 	jq_config "$BUNDLE" --arg src "$BATS_TEST_TMPDIR/tools" \
 		'.mounts += [{"destination": "/opt/tools", "type": "bind", "source": $src, "options": ["rbind", "ro"]}]'
 	run -0 pb run --keep --bundle "$BUNDLE" "$(cid mnt)"
-	[ "$(enforced "$(cid mnt)")" = libcontainer ]
+	[ "$(enforced "$(cid mnt)")" = shim ]
 	run -0 pb delete "$(cid mnt)"
 }
 
