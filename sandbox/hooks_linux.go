@@ -112,7 +112,7 @@ func (lc *linuxContainer) runPoststart(h *lateHooks, initExe string) error {
 	if h == nil || len(h.Poststart) == 0 {
 		return nil
 	}
-	waitExecuted(lc.c, initExe, 2*time.Second)
+	waitExecuted(lc.c, initExe, 2*time.Second, 200*time.Millisecond)
 	state, err := lc.c.OCIState()
 	if err != nil {
 		return fmt.Errorf("start %s: state for the poststart hooks: %w", lc.ID(), err)
@@ -159,16 +159,40 @@ func initExecutable(c *libcontainer.Container) string {
 
 // waitExecuted waits, at most timeout, until the init process no longer
 // executes initExe nor the exec shim: it has executed the user-specified
-// program (or exited, or cannot be looked at).
-func waitExecuted(c *libcontainer.Container, initExe string, timeout time.Duration) {
+// program (or exited, or cannot be looked at). Then it gives the program
+// up to settle to get going: until it first sleeps (waits for input, a
+// child or a timer) or exits, so that a poststart hook sees what the
+// program did right away, as the OCI suite's poststart test checks. A
+// program that never sleeps costs start that much.
+func waitExecuted(c *libcontainer.Container, initExe string, timeout, settle time.Duration) {
 	st, err := c.State()
 	if err != nil || initExe == "" {
 		return
 	}
-	link := "/proc/" + strconv.Itoa(st.InitProcessPid) + "/exe"
-	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
-		exe, err := os.Readlink(link)
-		if err != nil || exe != initExe && !strings.HasPrefix(exe, "/memfd:plugbox-shim") {
+	proc := "/proc/" + strconv.Itoa(st.InitProcessPid)
+	for deadline := time.Now().Add(timeout); ; time.Sleep(time.Millisecond) {
+		exe, err := os.Readlink(proc + "/exe")
+		if err != nil {
+			return // gone, or not ours to look at
+		}
+		if exe != initExe && !strings.HasPrefix(exe, "/memfd:plugbox-shim") {
+			break
+		}
+		if time.Now().After(deadline) {
+			return
+		}
+	}
+	for deadline := time.Now().Add(settle); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		stat, err := os.ReadFile(proc + "/stat")
+		if err != nil {
+			return
+		}
+		// "pid (comm) STATE ...": comm may hold spaces and parentheses.
+		i := strings.LastIndexByte(string(stat), ')')
+		if i < 0 || i+2 >= len(stat) {
+			return
+		}
+		if state := stat[i+2]; state == 'S' || state == 'Z' || state == 'X' || state == 'T' || state == 't' {
 			return
 		}
 	}

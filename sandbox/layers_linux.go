@@ -198,8 +198,9 @@ func planLayers(opts CreateOptions, root string) (*layerPlan, error) {
 // CAP_SYS_ADMIN: libcontainer leaves it to the shim, which drops it once the
 // filter is on (shimplan.Plan.Process). Where the shim cannot do this
 // (no /proc to exec it from, a profile that notifies or denies capset,
-// a user other than root without capabilities) libcontainer loads the
-// profile as runc would. A program that is not in the root filesystem
+// a user other than root without capabilities) or must not (startContainer
+// hooks, which libcontainer's init runs after it has set the capabilities,
+// would get CAP_SYS_ADMIN) libcontainer loads the profile as runc would. A program that is not in the root filesystem
 // fails the create, as under runc, unless a hook may still put it there.
 func (p *layerPlan) planForClient(opts CreateOptions, root string, profile *specs.LinuxSeccomp) error {
 	spec := opts.Spec
@@ -217,6 +218,11 @@ func (p *layerPlan) planForClient(opts CreateOptions, root string, profile *spec
 		return nil
 	}
 	if !spec.Process.NoNewPrivileges {
+		if spec.Hooks != nil && len(spec.Hooks.StartContainer) > 0 {
+			// libcontainer's init runs them inside the container, from its
+			// filesystem, and would hand them CAP_SYS_ADMIN.
+			return nil
+		}
 		var caps *configs.Capabilities
 		if c := spec.Process.Capabilities; c != nil {
 			caps = &configs.Capabilities{Bounding: c.Bounding, Effective: c.Effective, Permitted: c.Permitted, Inheritable: c.Inheritable, Ambient: c.Ambient}

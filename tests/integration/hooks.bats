@@ -38,18 +38,22 @@ failing() {
 }
 
 @test "poststart hooks run in start, once the program is executed, with the state running" {
-	make_bundle "$BUNDLE" sleep 30
-	jq_config "$BUNDLE" --argjson h "$(recorder poststart)" '.hooks.poststart = [$h]'
+	make_bundle "$BUNDLE" sh -c 'echo program >>/out; exec sleep 30'
+	jq_config "$BUNDLE" --argjson h "$(recorder poststart)" --arg out "$BUNDLE/rootfs/out" \
+		'.root.readonly = false | .hooks.poststart = [$h, {path: "/bin/sh", args: ["sh", "-c", "echo hook >>\($out)"]}]'
 	run -0 pb_bg create --bundle "$BUNDLE" "$(cid post)"
 	# Not during create: the program has not run yet.
 	[ ! -e "$HOOKS/poststart.json" ]
 	run -0 pb start "$(cid post)"
-	# Before start returned, and after the execve of the program (busybox
-	# sleep), not while plugbox or its exec shim was still setting up.
+	# Before start returned, and after the execve of the program (busybox),
+	# not while plugbox or its exec shim was still setting up; once it got
+	# going (it wrote its line and went to sleep), not racing it.
 	run -0 jq -r .status "$HOOKS/poststart.json"
 	[ "$output" = running ]
 	run -0 cat "$HOOKS/poststart.exe"
 	[[ "$output" == */bin/busybox ]]
+	run -0 cat "$BUNDLE/rootfs/out"
+	[ "$output" = $'program\nhook' ]
 }
 
 @test "a failing poststart hook: a warning under ociVersion 1.0.2, an error that stops the container from 1.3.0" {

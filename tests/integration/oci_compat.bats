@@ -190,3 +190,17 @@ runc_output() {
 	run -0 pb run --bundle "$BUNDLE" "$(cid dev2)"
 	[ "$output" = null-ok ]
 }
+
+@test "a startContainer hook of a client bundle runs with the container's capabilities, not the shim's CAP_SYS_ADMIN" {
+	make_bundle "$BUNDLE" sh -c 'cat /tmp/hookcaps; grep "^CapEff:" /proc/self/status'
+	client_profile
+	# The hook runs inside the container, from its filesystem, before the
+	# program: with the capabilities runc gives it (the bundle's), never
+	# with those the exec shim holds to load the filter.
+	jq_config "$BUNDLE" '.root.readonly = false
+		| .hooks.startContainer = [{path: "/bin/sh", args: ["sh", "-c", "grep ^CapEff: /proc/self/status > /tmp/hookcaps"]}]'
+	mkdir -p "$BUNDLE/rootfs/tmp"
+	run -0 pb run --bundle "$BUNDLE" "$(cid start-hook)"
+	[ "${lines[0]}" = "${lines[1]}" ]
+	[[ "${lines[0]}" == *"0000000020000420" ]]
+}
