@@ -356,7 +356,9 @@ func serve(cfg Config) error {
 		}
 		SyncWakeUp(listener)
 	}
-	return Serve(listener, rec, ans, report, b)
+	err = Serve(listener, rec, ans, report, b)
+	trace.Mark("monitor: filter unused, log complete")
+	return err
 }
 
 // serveBrokerFD is the explicit socket's number in the listener's process.
