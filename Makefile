@@ -99,7 +99,7 @@ client-tools: deps
 		cd tests/clients/criclient; \
 		CGO_ENABLED=0 $(GO) vet .; \
 		CGO_ENABLED=0 $(GO) test -count=1 .; \
-		CGO_ENABLED=0 $(GO) build -buildvcs=false -o ../.cache/bin/criclient .'
+		./build.sh $(CURDIR)/$(CLIENTS_CACHE)/bin/criclient'
 
 # test-oci: the OCI runtime-tools validation suite with runc, crun and
 # CLIENT_RUNTIME (one pass each, about 2.5 min); fails on any failure not in

@@ -64,7 +64,7 @@ cri_client() {
 	fi
 	local bin="$CLIENTS_CACHE/bin/criclient"
 	mkdir -p "$CLIENTS_CACHE/bin"
-	(cd "$CLIENTS_DIR/criclient" && CGO_ENABLED=0 go build -buildvcs=false -trimpath -o "$bin" .) >&2
+	"$CLIENTS_DIR/criclient/build.sh" "$bin" >&2
 	echo "$bin"
 }
 
