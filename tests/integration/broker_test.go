@@ -97,24 +97,7 @@ func (h *brokerHost) rules() brokerSection {
 // initBrokerBundle authors a network "none" bundle with broker rules.
 func initBrokerBundle(t testing.TB, plugbox, work, name, exe string, m brokerManifest) *sandbox {
 	t.Helper()
-	dir := filepath.Join(work, name)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	data, err := json.MarshalIndent(m, "", "  ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	mpath := filepath.Join(dir, "plugin.json")
-	if err := os.WriteFile(mpath, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	b := &sandbox{plugbox: plugbox, root: filepath.Join(work, "state"), dir: filepath.Join(dir, "bundle")}
-	cmd := exec.Command(plugbox, "bundle", "init", "--exec", exe, "--manifest", mpath, b.dir)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("%s: %v\n%s\nplugin.json:\n%s", strings.Join(cmd.Args, " "), err, out, data)
-	}
-	return b
+	return initBundle(t, plugbox, work, name, exe, m)
 }
 
 // buildBrokerPlugin compiles the C plugin of the broker tests statically,

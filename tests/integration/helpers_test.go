@@ -118,9 +118,10 @@ type sandbox struct {
 	timeout time.Duration
 }
 
-// initBundle writes m as plugin.json in work/NAME and runs
-// 'plugbox bundle init' around exe into work/NAME/bundle.
-func initBundle(t *testing.T, plugbox, work, name, exe string, m manifest) *sandbox {
+// initBundle writes m (a manifest, or another plugin.json shape) as
+// plugin.json in work/NAME and runs 'plugbox bundle init' around exe into
+// work/NAME/bundle.
+func initBundle(t testing.TB, plugbox, work, name, exe string, m any) *sandbox {
 	t.Helper()
 	dir := filepath.Join(work, name)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -146,7 +147,7 @@ func initBundle(t *testing.T, plugbox, work, name, exe string, m manifest) *sand
 
 // pluginHostIDs reads config.json and returns the host uid and gid the
 // plugin process runs as, through the user namespace maps.
-func pluginHostIDs(t *testing.T, config string) (uid, gid int) {
+func pluginHostIDs(t testing.TB, config string) (uid, gid int) {
 	t.Helper()
 	var c struct {
 		Process struct {
