@@ -272,21 +272,21 @@ func Main() {
 	// not hold a directory someone wants to unmount.
 	signal.Ignore(syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGPIPE)
 	_ = os.Chdir("/")
+	// PLUGBOX_TRACE: the monitor's part of the start's waterfall.
+	tracePath := os.Getenv(trace.EnvFile)
+	if tracePath != "" {
+		trace.Start()
+	}
 	switch os.Args[2] {
 	case roleSupervise:
 		err = supervise(cfg)
 	case roleServe:
-		// PLUGBOX_TRACE: the listener's part of the start's waterfall.
-		tracePath := os.Getenv(trace.EnvFile)
-		if tracePath != "" {
-			trace.Start()
-		}
 		err = serve(cfg)
-		if tracePath != "" {
-			_ = trace.AppendFile(tracePath, trace.Events())
-		}
 	default:
 		err = fmt.Errorf("unknown role %q", os.Args[2])
+	}
+	if tracePath != "" {
+		_ = trace.AppendFile(tracePath, trace.Events())
 	}
 	if err != nil {
 		if err != errSaid {

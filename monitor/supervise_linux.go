@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/plugbox/plugbox/internal/trace"
 	"golang.org/x/sys/unix"
 )
 
@@ -127,6 +128,7 @@ func supervise(cfg Config) error {
 	s.loop()
 	s.status.Finished = true
 	s.writeStatus()
+	trace.Mark("monitor: supervisor done, status written")
 	return nil
 }
 
@@ -312,6 +314,7 @@ func (s *supervisor) writeStatus() {
 }
 
 func (s *supervisor) initExit(now time.Time) {
+	trace.Mark("monitor: supervisor saw the plugin exit")
 	unix.Close(s.initFD)
 	s.initFD = -1
 	s.initExited = true
@@ -478,6 +481,7 @@ func (s *supervisor) watchChild(now time.Time) {
 // plugin did, records its loss in the status and the log.
 func (s *supervisor) childExit() {
 	_ = s.child.Wait()
+	trace.Mark("monitor: supervisor reaped the listener")
 	s.readCounters()
 	unix.Close(s.childPipe)
 	unix.Close(s.childFD)
