@@ -103,6 +103,10 @@ func takeListener(pidfd, pid, nr int) (int, error) {
 			unix.Close(fd)
 			return -1, fmt.Errorf("seccomp listener: descriptor %d of the exec shim (pid %d) is not a seccomp listener", nr, pid)
 		}
+		if errors.Is(err, unix.ESRCH) {
+			// Gone between two looks: pidfd_getfd finds no task to copy from.
+			return -1, fmt.Errorf("seccomp listener: the exec shim (pid %d) exited before loading its filter", pid)
+		}
 		if !errors.Is(err, unix.EBADF) {
 			return -1, fmt.Errorf("seccomp listener: pidfd_getfd(pid %d, fd %d): %w", pid, nr, err)
 		}
