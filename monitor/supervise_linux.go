@@ -26,7 +26,7 @@ type supervisor struct {
 	parentFD int      // pidfd of the CLI to die with, -1 if none
 	socket   *os.File // the shim's socket, until handed to the listener's process
 	broker   *os.File // the broker's explicit socket, likewise (nil: none)
-	inotify  int      // watches StartFile's directory until the start, -1 otherwise
+	awaiting bool     // StartFile is looked for until the start
 	deadline time.Time
 
 	child       *exec.Cmd // the listener's process, nil when none runs
@@ -51,7 +51,7 @@ func supervise(cfg Config) error {
 		}
 	}
 	ctl := cfg.ControlFD
-	s := &supervisor{cfg: cfg, initFD: -1, parentFD: cfg.ParentFD, inotify: -1, childFD: -1, childPipe: -1}
+	s := &supervisor{cfg: cfg, initFD: -1, parentFD: cfg.ParentFD, childFD: -1, childPipe: -1}
 	killChild := func() {
 		if s.child != nil {
 			_ = s.child.Process.Kill()
@@ -188,23 +188,21 @@ func joinCgroups(dirs []string, pids ...int) error {
 	return nil
 }
 
+// startPoll is how often the supervisor looks for StartFile until the
+// plugin starts: the wall-clock limit runs from at most this much after the
+// start. (An inotify watch would say it at once, but closing an inotify
+// descriptor waits for an SRCU grace period, 10-20 ms here, and a
+// foreground run of a short plugin waited that long for its supervisor.)
+const startPoll = 20 * time.Millisecond
+
 // watchStart arms the wall-clock limit: now if the plugin has started,
-// otherwise when StartFile is removed.
+// otherwise once StartFile is gone.
 func (s *supervisor) watchStart() error {
 	if s.cfg.StartFile == "" {
 		s.started(time.Now())
 		return nil
 	}
-	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
-	if err != nil {
-		return fmt.Errorf("watch for the start: %w", err)
-	}
-	dir := s.cfg.StartFile[:strings.LastIndexByte(s.cfg.StartFile, '/')+1]
-	if _, err := unix.InotifyAddWatch(fd, dir, unix.IN_DELETE|unix.IN_MOVED_FROM); err != nil {
-		unix.Close(fd)
-		return fmt.Errorf("watch for the start: %w", err)
-	}
-	s.inotify = fd
+	s.awaiting = true
 	s.checkStarted(time.Now())
 	return nil
 }
@@ -216,10 +214,7 @@ func (s *supervisor) checkStarted(now time.Time) {
 }
 
 func (s *supervisor) started(now time.Time) {
-	if s.inotify >= 0 {
-		unix.Close(s.inotify)
-		s.inotify = -1
-	}
+	s.awaiting = false
 	t := now.UTC()
 	s.status.Started = &t
 	s.deadline = now.Add(s.cfg.Timeout)
@@ -227,7 +222,6 @@ func (s *supervisor) started(now time.Time) {
 
 // loop serves events until nothing of the container is left to watch.
 func (s *supervisor) loop() {
-	buf := make([]byte, 4096)
 	for {
 		now := time.Now()
 		if s.initExited && s.child == nil {
@@ -245,16 +239,6 @@ func (s *supervisor) loop() {
 		if s.parentFD >= 0 {
 			add(s.parentFD, s.parentDied)
 		}
-		if s.inotify >= 0 {
-			add(s.inotify, func() {
-				for {
-					if n, _ := unix.Read(s.inotify, buf); n <= 0 {
-						break
-					}
-				}
-				s.checkStarted(time.Now())
-			})
-		}
 		if s.child != nil {
 			add(s.childPipe, s.readCounters)
 			add(s.childFD, s.childExit)
@@ -267,6 +251,9 @@ func (s *supervisor) loop() {
 		}
 		if !s.deadline.IsZero() {
 			wake(s.deadline.Sub(now))
+		}
+		if s.awaiting {
+			wake(startPoll)
 		}
 		if s.child != nil {
 			wake(watchEvery)
@@ -285,6 +272,9 @@ func (s *supervisor) loop() {
 			}
 		}
 		now = time.Now()
+		if s.awaiting {
+			s.checkStarted(now)
+		}
 		if !s.deadline.IsZero() && !now.Before(s.deadline) {
 			s.deadline = time.Time{}
 			s.end(End{Cause: CauseTimeout, Detail: fmt.Sprintf("wall-clock limit %s exceeded", s.cfg.Timeout), Time: now.UTC()})
@@ -321,10 +311,7 @@ func (s *supervisor) initExit(now time.Time) {
 	s.initExitAt = now
 	// The plugin is over: a limit no longer applies to it.
 	s.deadline = time.Time{}
-	if s.inotify >= 0 {
-		unix.Close(s.inotify)
-		s.inotify = -1
-	}
+	s.awaiting = false
 }
 
 // parentDied: the foreground CLI is gone; so must the plugin be.
