@@ -170,9 +170,9 @@ log_lines() {
 	local cmd
 	printf -v cmd '%q ' ctr --address "$W/containerd.sock" --namespace "$CTR_NS" run --rm -t \
 		--runc-binary "$RT" --runc-root "$W/runtime-root" --fifo-dir "$W/fifo" \
-		--cgroup "/$RUNID/c-tty" --env "CLIENTS_MARK=$RUNID" "$IMG" c-tty sh -c 'read line; echo "got:$line:$(tty)"'
-	run -0 timeout -k 5 60 script -qec "$cmd" /dev/null <<<"typed"
-	output="${output//$'\r'/}"
+		--cgroup "/$RUNID/c-tty" --env "CLIENTS_MARK=$RUNID" "$IMG" c-tty sh -c 'echo ready; read line; echo "got:$line:$(tty)"'
+	terminal_session "timeout -k 5 60 $cmd"
+	echo "$output"
 	[[ "$output" == *"got:typed:/dev/pts/0"* ]]
 }
 

@@ -369,3 +369,22 @@ wait_for() {
 	done
 	return 1
 }
+
+# terminal_session CMD runs the shell command line CMD on a terminal of
+# script(1) and types a line into it the way a user does: "typed" once CMD
+# has printed "ready", then the terminal stays open until CMD printed
+# "got:". It fails with CMD's status; output is what CMD printed, carriage
+# returns removed. (A here-string fed to script(1) arrives before the client
+# attaches and is followed at once by end of input: one CI run lost it on
+# the way to the container, which then waited for input until its timeout.)
+terminal_session() {
+	local out="$W/terminal.out" rc=0
+	: >"$out"
+	{
+		for _ in $(seq 600); do grep -q ready "$out" && break; sleep 0.1; done
+		echo typed
+		for _ in $(seq 600); do grep -q got: "$out" && break; sleep 0.1; done
+	} | script -qec "$1" /dev/null >"$out" || rc=$?
+	output="$(tr -d '\r' <"$out")"
+	return "$rc"
+}

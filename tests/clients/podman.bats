@@ -258,22 +258,10 @@ status_is() {
 }
 
 @test "podman run -it: an interactive terminal session (through script(1))" {
-	local cmd out="$W/it.out"
+	local cmd
 	printf -v cmd '%q ' timeout -k 5 60 podman --runtime "$RT" run --cgroup-parent "/$RUNID" \
 		--env "CLIENTS_MARK=$RUNID" --rm -it --network none "$IMG" sh -c 'echo ready; read line; echo "got:$line:$(tty)"'
-	: >"$out"
-	# Type the way a user does: once the program is waiting for input, and
-	# keep the terminal open until it answered. (Fed from a here-string,
-	# the input reached script(1) before podman attached and was followed at
-	# once by end of input; one CI run lost it on the way to the container,
-	# which then waited for input until the timeout; 8 runs here
-	# did not reproduce it.)
-	{
-		for _ in $(seq 600); do grep -q ready "$out" && break; sleep 0.1; done
-		echo typed
-		for _ in $(seq 600); do grep -q got: "$out" && break; sleep 0.1; done
-	} | script -qec "$cmd" /dev/null >"$out"
-	output="$(tr -d '\r' <"$out")"
+	terminal_session "$cmd"
 	echo "$output"
 	[[ "$output" == *"got:typed:/dev/pts/0"* ]]
 }
