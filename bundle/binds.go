@@ -70,6 +70,25 @@ func ParseBinds(annotations map[string]string) ([]AuthoredBind, error) {
 	return binds, nil
 }
 
+// MountedBinds returns the binds of spec's AnnotationBinds that spec still
+// mounts (a bind mount at the bind's path); VerifyBinds checks those.
+func MountedBinds(spec *specs.Spec) ([]AuthoredBind, error) {
+	binds, err := ParseBinds(spec.Annotations)
+	if err != nil {
+		return nil, fmt.Errorf("config.json: %w", err)
+	}
+	var mounted []AuthoredBind
+	for _, b := range binds {
+		for _, m := range spec.Mounts {
+			if path.Clean(m.Destination) == path.Clean(b.Path) && isBind(m) {
+				mounted = append(mounted, b)
+				break
+			}
+		}
+	}
+	return mounted, nil
+}
+
 // VerifyBinds checks, right before a sandbox is created from the bundle in
 // bundleDir, every host path that bundle init resolved and recorded in
 // annotation AnnotationBinds: the bind mount for it must still name the

@@ -28,6 +28,17 @@ type Config struct {
 	// shim loads Seccomp holding CAP_SYS_ADMIN (a process without
 	// no_new_privs needs it), then sets these.
 	Caps *Caps
+	// Binds are the bind mounts whose host file create checked: the shim
+	// refuses to start the plugin unless each mount shows that file.
+	Binds []Bind
+}
+
+// Bind is a mount point inside the container and the identity (device
+// and inode) of the host file create checked for it.
+type Bind struct {
+	Path         string
+	Major, Minor uint32
+	Ino          uint64
 }
 
 // Caps are capability sets as bit masks (bit N is capability N).
@@ -108,6 +119,7 @@ const (
 	tagSeccomp
 	tagTrace
 	tagCaps
+	tagBind
 )
 
 // Encode renders c in the shim's configuration format.
@@ -188,6 +200,15 @@ func (c *Config) Encode() ([]byte, error) {
 			p = binary.NativeEndian.AppendUint64(p, set)
 		}
 		e.record(tagCaps, p)
+	}
+	for _, b := range c.Binds {
+		if !strings.HasPrefix(b.Path, "/") || strings.IndexByte(b.Path, 0) >= 0 {
+			return nil, fmt.Errorf("exec shim: bind mount point %q is not an absolute path or contains a NUL byte", b.Path)
+		}
+		p := binary.NativeEndian.AppendUint64(nil, b.Ino)
+		p = binary.NativeEndian.AppendUint32(p, b.Major)
+		p = binary.NativeEndian.AppendUint32(p, b.Minor)
+		e.record(tagBind, append(append(p, b.Path...), 0))
 	}
 	e.record(tagEnd, nil)
 	return e.buf, nil

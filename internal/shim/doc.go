@@ -69,6 +69,13 @@
 //	                 bounding sets to these; after it, one capset(2) sets
 //	                 the others (no set grows: what the process lacks
 //	                 stays out).
+//	10 BIND          uint64 inode, uint32 device major, uint32 minor, then
+//	                 the NUL-terminated path of a bind mount inside the
+//	                 container: before anything else, the shim checks that
+//	                 the file there (not following a last symbolic link)
+//	                 is that one, the host file create checked, and
+//	                 otherwise fails: the mount was made from a path
+//	                 swapped between the check and libcontainer's mount.
 //
 // The environment is not part of the configuration: the shim passes its
 // own (the container's process.env, untouched) to the plugin.

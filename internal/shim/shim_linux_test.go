@@ -481,6 +481,47 @@ func TestShimFailsClosedWithOneLine(t *testing.T) {
 	}
 }
 
+// TestShimChecksEachBindMount: the shim runs the plugin only when each bind
+// mount point shows the file create checked; a file swapped in (here a
+// directory where the record names another, and a symbolic link, which the
+// check does not follow) fails with one line naming the path.
+func TestShimChecksEachBindMount(t *testing.T) {
+	dir := t.TempDir()
+	checked, other := filepath.Join(dir, "checked"), filepath.Join(dir, "other")
+	for _, d := range []string{checked, other} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	link := filepath.Join(dir, "link")
+	if err := os.Symlink(checked, link); err != nil {
+		t.Fatal(err)
+	}
+	identity := func(path string) Bind {
+		var st unix.Stat_t
+		if err := unix.Stat(path, &st); err != nil {
+			t.Fatal(err)
+		}
+		return Bind{Path: path, Major: unix.Major(st.Dev), Minor: unix.Minor(st.Dev), Ino: st.Ino}
+	}
+	ok := identity(checked)
+	swapped := identity(checked)
+	swapped.Path = other
+	followed := identity(checked)
+	followed.Path = link
+	out, stderr, code := shimRun{cfg: &Config{Args: []string{"/bin/echo", "ran"}, KeepFDs: 3, MonitorFD: -1, Binds: []Bind{ok}}}.run(t)
+	if code != 0 || strings.TrimSpace(out) != "ran" {
+		t.Fatalf("the checked directory: exit %d, out %q, stderr %q; want the plugin run", code, out, stderr)
+	}
+	for _, b := range []Bind{swapped, followed} {
+		out, stderr, code := shimRun{cfg: &Config{Args: []string{"/bin/echo", "ran"}, KeepFDs: 3, MonitorFD: -1, Binds: []Bind{ok, b}}}.run(t)
+		if out != "" {
+			t.Errorf("%s: the plugin ran (%q)", b.Path, out)
+		}
+		oneLine(t, stderr, code, "bind mounts", b.Path+" shows another file than the host path create checked")
+	}
+}
+
 func TestShimRefusesAForeignConfiguration(t *testing.T) {
 	exe, err := Executable()
 	if err != nil {

@@ -28,6 +28,7 @@ type Plan struct {
 	rlimits  []configs.Rlimit  // the container's process.rlimits
 	monitor  bool              // the filter notifies: a monitor takes the listener
 	trace    *os.File          // the shim's trace page, when this process traces
+	binds    []shim.Bind       // bind mounts the shim checks against create's check
 }
 
 // planShim compiles the profile the shim loads (through root's BPF cache)
@@ -37,6 +38,9 @@ func New(root string, spec *specs.Spec, profile *specs.LinuxSeccomp, policy *bun
 	sp := &Plan{landlock: landlockRuleset(policy)}
 	var err error
 	if sp.rlimits, err = RlimitsOf(spec.Process); err != nil {
+		return nil, err
+	}
+	if sp.binds, err = bindsOf(spec); err != nil {
 		return nil, err
 	}
 	if profile == nil {
@@ -61,6 +65,22 @@ func New(root string, spec *specs.Spec, profile *specs.LinuxSeccomp, policy *bun
 		return nil, err
 	}
 	return sp, nil
+}
+
+// bindsOf is what the shim checks of the manifest's read and write paths
+// that spec mounts: the identity bundle init recorded, which create has
+// just verified on the host (bundle.VerifyBinds), so that a path swapped
+// between that check and libcontainer's mount never reaches the plugin.
+func bindsOf(spec *specs.Spec) ([]shim.Bind, error) {
+	binds, err := bundle.MountedBinds(spec)
+	if err != nil {
+		return nil, err
+	}
+	var out []shim.Bind
+	for _, b := range binds {
+		out = append(out, shim.Bind{Path: b.Path, Major: unix.Major(b.Dev), Minor: unix.Minor(b.Dev), Ino: b.Ino})
+	}
+	return out, nil
 }
 
 // Monitor reports whether the filter notifies: then a monitor must take
@@ -128,7 +148,7 @@ func landlockRuleset(p *bundle.LandlockPolicy) *shim.Landlock {
 func (sp *Plan) Process(process *libcontainer.Process, monitorEnd *os.File, containerCaps *configs.Capabilities) ([]*os.File, error) {
 	keep := 3 + len(process.ExtraFiles)
 	exeFD, cfgFD := keep, keep+1
-	cfg := &shim.Config{Args: process.Args, KeepFDs: keep, MonitorFD: -1, Landlock: sp.landlock, Seccomp: sp.seccomp}
+	cfg := &shim.Config{Args: process.Args, KeepFDs: keep, MonitorFD: -1, Landlock: sp.landlock, Seccomp: sp.seccomp, Binds: sp.binds}
 	if sp.seccomp != nil && (process.NoNewPrivileges == nil || !*process.NoNewPrivileges) {
 		if monitorEnd != nil {
 			return nil, errors.New("the seccomp monitor needs process.noNewPrivileges: true")

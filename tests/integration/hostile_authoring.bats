@@ -214,6 +214,62 @@ nothing_copied() {
 	[ "$output" = script-ran ]
 }
 
+@test "a write path swapped between create's check and the mount never reaches the plugin: the shim refuses it" {
+	mkdir "$W/out" "$W/other"
+	touch "$W/out/is-checked" "$W/other/is-swapped"
+	chown -R 1000:1000 "$W/out" "$W/other"
+	cat >"$W/plugin.json" <<-JSON
+	{"name": "lister", "command": ["/bin/busybox", "ls", "$W/out"], "write": ["$W/out"]}
+	JSON
+	"$PLUGBOX" bundle init "$W/b" --exec "$BUSYBOX" --manifest "$W/plugin.json"
+	# The attacker owns the path's parent: every 2 ms it exchanges the
+	# checked directory with a link to another one (renameat2
+	# RENAME_EXCHANGE, so the path always exists), racing each create
+	# between bundle.VerifyBinds and libcontainer's bind mount.
+	ln -s "$W/other" "$W/alt"
+	python3 - "$W/out" "$W/alt" "$W/stop" <<-'PY' &
+	import ctypes, os, sys, time
+	libc = ctypes.CDLL(None, use_errno=True)
+	a, b, stop = (p.encode() for p in sys.argv[1:])
+	while not os.path.exists(stop):
+	    if libc.renameat2(-100, a, -100, b, 2) != 0:
+	        sys.exit("renameat2: " + os.strerror(ctypes.get_errno()))
+	    time.sleep(0.002)
+	PY
+	swapper=$!
+	# bats warns about exit code 127 (command not found): the shim's
+	# refusal (127) comes back as 99.
+	race_run() {
+		pb run --bundle "$W/b" "$1" && return 0
+		local rc=$?
+		[ "$rc" = 127 ] && return 99
+		return "$rc"
+	}
+	local ran=0 refused_at_create=0 refused_by_shim=0 i
+	for i in $(seq 40); do
+		run --separate-stderr race_run "$(cid race$i)"
+		if [ "$status" = 0 ] && [ "$output" = is-checked ]; then
+			ran=$((ran + 1))
+		elif [ "$status" = 99 ] && [[ "$stderr" == *"bind mounts: $W/out shows another file than the host path create checked"* ]]; then
+			refused_by_shim=$((refused_by_shim + 1))
+		elif [ "$status" = 1 ] && [[ "$stderr" == *"write path $W/out"* ]]; then
+			refused_at_create=$((refused_at_create + 1))
+		else
+			# Above all not is-swapped: the plugin saw the other directory.
+			echo "run $i: status $status, output: $output, stderr: $stderr"
+			touch "$W/stop"
+			wait $swapper
+			return 1
+		fi
+	done
+	touch "$W/stop"
+	wait $swapper
+	echo "ran $ran, refused at create $refused_at_create, refused by the shim $refused_by_shim"
+	# The race was won past create's check, and the shim caught it.
+	[ "$refused_by_shim" -ge 1 ]
+	[ -z "$(pb list -q)" ]
+}
+
 @test "copies of host files keep their own mode; the plugin executable is execute-only" {
 	"$PLUGBOX" bundle init "$W/b" --exec /usr/bin/jq
 	[ "$(stat -c %a "$W/b/rootfs/bin/jq")" = 111 ]

@@ -5,6 +5,9 @@
  * reads its configuration from the descriptor named by argv[1] (the format
  * is documented in doc.go), then, in this order:
  *
+ *   0. checks that every bind mount create verified shows the host file
+ *      create checked (device and inode): a path swapped between that
+ *      check and libcontainer's mount is refused;
  *   1. resolves the plugin's executable (PATH from its own environment);
  *   2. closes every descriptor but 0..keep-1 (and the monitor socket);
  *   3. applies Landlock (best ABI the kernel has, scoping from ABI 6);
@@ -79,6 +82,8 @@ enum {
 #define PR_CAP_AMBIENT_LOWER 3
 #define LINUX_CAPABILITY_VERSION_3 0x20080522u
 #define STATX_TYPE 1u
+#define STATX_INO 0x100u
+#define AT_SYMLINK_NOFOLLOW 0x100
 #define STATX_SIZE 0x200u
 #define S_IFMT 0170000
 #define S_IFDIR 0040000
@@ -99,7 +104,7 @@ enum {
 enum {
 	TAG_END = 0, TAG_ARGV = 1, TAG_KEEP_FDS = 2, TAG_MONITOR_FD = 3, TAG_RLIMIT = 4,
 	TAG_LANDLOCK = 5, TAG_LANDLOCK_PATH = 6, TAG_SECCOMP = 7, TAG_TRACE = 8,
-	TAG_CAPS = 9,
+	TAG_CAPS = 9, TAG_BIND = 10,
 };
 
 /* Trace stages (doc.go): the step that ends when the record is written. */
@@ -414,6 +419,10 @@ static void parse(struct config *c)
 			c->bpf = p + 8;
 			c->bpf_len = len - 8;
 			break;
+		case TAG_BIND:
+			if (len < 18 || !nul_terminated(p + 16, len - 16) || p[16] != '/')
+				bad_config("bind record");
+			break;
 		case TAG_CAPS:
 			if (len != 40)
 				bad_config("capabilities record size");
@@ -455,6 +464,46 @@ struct statx_buf {
 static long fd_statx(long fd, unsigned mask, struct statx_buf *st)
 {
 	return sys5(NR_statx, fd, "", AT_EMPTY_PATH, mask, st);
+}
+
+/* check_binds fails unless each bind mount shows the host file create
+ * checked: what create verified by path, libcontainer mounted by path. */
+static void check_binds(const struct config *c)
+{
+	size_t off = 8;
+	struct record r;
+	while (next(c, &off, &r)) {
+		if (r.tag != TAG_BIND)
+			continue;
+		const char *path = (const char *)r.data + 16;
+		struct statx_buf st;
+		long e = sys5(NR_statx, AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_TYPE | STATX_INO, &st);
+		/* stx_dev_major and stx_dev_minor follow the four timestamps. */
+		uint32_t major = u32at(st.rest + 72), minor = u32at(st.rest + 76);
+		if (e == 0 && st.ino == u64at(r.data) && major == u32at(r.data + 8) && minor == u32at(r.data + 12))
+			continue;
+		struct msg m;
+		start(&m, "bind mounts");
+		put(&m, path);
+		if (e) {
+			put(&m, ": the mount point cannot be read");
+			die(&m, -e);
+		}
+		put(&m, " shows another file than the host path create checked (device ");
+		put_u(&m, major);
+		put(&m, ":");
+		put_u(&m, minor);
+		put(&m, " inode ");
+		put_u(&m, st.ino);
+		put(&m, ", checked ");
+		put_u(&m, u32at(r.data + 8));
+		put(&m, ":");
+		put_u(&m, u32at(r.data + 12));
+		put(&m, " inode ");
+		put_u(&m, u64at(r.data));
+		put(&m, "): the host path was swapped after the check; find what replaces it, then run again");
+		die(&m, 0);
+	}
 }
 
 static void load(struct config *c, const char *arg)
@@ -891,6 +940,7 @@ __attribute__((noreturn, used)) void shim_main(long *sp)
 	struct config c = {.monitor_fd = -1, .trace_fd = -1};
 	load(&c, argv[1]);
 	parse(&c);
+	check_binds(&c);
 	trace_open(&c);
 	trace(TRACE_START);
 
