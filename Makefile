@@ -10,7 +10,7 @@ export GOEXPERIMENT ?= jsonv2
 # Static so that the exec shim (/proc/self/exe inside the sandbox) needs no
 # shared libraries from the plugin's rootfs.
 LDFLAGS   := -s -w -extldflags -static -X main.version=$(shell git describe --always --dirty 2>/dev/null || echo dev)
-APT_PKGS  := libseccomp-dev bats busybox-static jq runc crun uidmap gcc libc6-dev make time
+APT_PKGS  := libseccomp-dev bats busybox-static jq runc crun uidmap gcc libc6-dev make time python3 perl lua5.4
 # What make bench compares plugbox with, beyond runc and crun.
 BENCH_PKGS := bubblewrap util-linux
 # The exec shim: a freestanding static C program (no libc, raw system calls)

@@ -174,7 +174,9 @@ func probeInterpreter(it *interpreter, exe string, trusted bool) (*interpreterNe
 			continue
 		}
 		seen[real] = true
-		dirs = append(dirs, real)
+		// Bound where the interpreter looks (Perl's @INC names
+		// .../perl/5.36, a link to 5.36.0), from the real directory.
+		dirs = append(dirs, filepath.Clean(d))
 		if it.extensions != nil && it.extensions(real) {
 			needs.extensions = append(needs.extensions, real)
 		}

@@ -69,6 +69,45 @@ need_python() {
 	[ "$output" = "sqlite 42 $PYTHON" ]
 }
 
+@test "perl: a #!/usr/bin/perl script runs with its XS modules from @INC, bound read-only" {
+	[ -x /usr/bin/perl ] || skip "Debian's perl is missing: apt-get install perl (make deps does)"
+	cat >"$SRC/plugin.pl" <<-'PL'
+	#!/usr/bin/perl
+	use strict;
+	use List::Util qw(sum);
+	use POSIX qw(floor);
+	use Digest::SHA qw(sha256_hex);
+	my ($lib) = grep { -f "$_/List/Util.pm" } @INC;
+	my $w = open(my $fh, '>', "$lib/planted.pm") ? "wrote into $lib" : "lib read-only: $!";
+	print "perl ", sum(1 .. 4), " ", floor(2.7), " ", substr(sha256_hex("plugbox"), 0, 12), "\n$w\n";
+	PL
+	chmod 755 "$SRC/plugin.pl"
+	echo '{"name": "pl", "command": ["/bin/plugin.pl"]}' >"$SRC/plugin.json"
+	"$PLUGBOX" bundle init --exec "$SRC/plugin.pl" --manifest "$SRC/plugin.json" "$BATS_TEST_TMPDIR/pl"
+	run -0 --separate-stderr pb run --bundle "$BATS_TEST_TMPDIR/pl" "$(cid pl)"
+	sha="$(printf plugbox | sha256sum | cut -c1-12)"
+	[ "${lines[0]}" = "perl 10 2 $sha" ]
+	[[ "${lines[1]}" == "lib read-only: "* ]]
+	lib="$(perl -e 'my ($l) = grep { -f "$_/List/Util.pm" } @INC; print $l')"
+	[ ! -e "$lib/planted.pm" ]
+}
+
+@test "lua: a #!/usr/bin/lua5.4 script runs" {
+	[ -x /usr/bin/lua5.4 ] || skip "Debian's lua5.4 is missing: apt-get install lua5.4 (make deps does)"
+	cat >"$SRC/plugin.lua" <<-'LUA'
+	#!/usr/bin/lua5.4
+	local t = {}
+	for w in string.gmatch(arg[1], "%a+") do t[#t + 1] = w:upper() end
+	table.sort(t)
+	print(_VERSION, table.concat(t, ","), math.floor(2.7), os.getenv("HOME"))
+	LUA
+	chmod 755 "$SRC/plugin.lua"
+	echo '{"name": "lua", "command": ["/bin/plugin.lua", "b a c"]}' >"$SRC/plugin.json"
+	"$PLUGBOX" bundle init --exec "$SRC/plugin.lua" --manifest "$SRC/plugin.json" "$BATS_TEST_TMPDIR/lua"
+	run -0 --separate-stderr pb run --bundle "$BATS_TEST_TMPDIR/lua" "$(cid lua)"
+	[ "$output" = "Lua 5.4	A,B,C	2	/tmp" ]
+}
+
 @test "shell: a #!/bin/sh script and a #!/bin/busybox sh script run" {
 	cat >"$SRC/dash.sh" <<-'SH'
 	#!/bin/sh
