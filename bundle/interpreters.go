@@ -159,6 +159,9 @@ func probeInterpreter(it *interpreter, exe string, trusted bool) (*interpreterNe
 	var dirs []string
 	seen := map[string]bool{}
 	for _, d := range it.dirs(stdout.String()) {
+		if !filepath.IsAbs(d) {
+			continue // "." and the like: relative to wherever the plugin runs
+		}
 		real, err := filepath.EvalSymlinks(d)
 		if err != nil {
 			continue // a path the interpreter would search but the host lacks
@@ -174,9 +177,7 @@ func probeInterpreter(it *interpreter, exe string, trusted bool) (*interpreterNe
 			continue
 		}
 		seen[real] = true
-		// Bound where the interpreter looks (Perl's @INC names
-		// .../perl/5.36, a link to 5.36.0), from the real directory.
-		dirs = append(dirs, filepath.Clean(d))
+		dirs = append(dirs, bindPoint(d, real))
 		if it.extensions != nil && it.extensions(real) {
 			needs.extensions = append(needs.extensions, real)
 		}
@@ -202,6 +203,21 @@ func untrustedDir(p string) string {
 		return fmt.Sprintf("not readable by every user (mode %04o)", fi.Mode().Perm())
 	}
 	return unsearchableParent(p)
+}
+
+// bindPoint is where an interpreter's directory named (its path as the
+// interpreter reports it) and resolved to real is bound in the sandbox:
+// where the interpreter looks (Perl's @INC names .../perl/5.36, a link to
+// 5.36.0), unless that lies in the kernel's file systems, which the
+// sandbox mounts itself; then at real.
+func bindPoint(named, real string) string {
+	clean := filepath.Clean(named)
+	for _, kernel := range []string{"/proc", "/sys", "/dev"} {
+		if clean == kernel || strings.HasPrefix(clean, kernel+"/") {
+			return real
+		}
+	}
+	return clean
 }
 
 // outermost drops the directories below another one of dirs (one bind

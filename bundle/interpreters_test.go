@@ -148,3 +148,18 @@ func TestProbeDebianPython(t *testing.T) {
 		t.Errorf("extensions %q: want %s/lib-dynload", needs.extensions, needs.binds[0])
 	}
 }
+
+func TestBindPointIsWhereTheInterpreterLooks(t *testing.T) {
+	for _, tc := range []struct{ named, real, want string }{
+		{"/usr/lib/x86_64-linux-gnu/perl/5.36", "/usr/lib/x86_64-linux-gnu/perl/5.36.0", "/usr/lib/x86_64-linux-gnu/perl/5.36"},
+		{"/usr/share/perl5/", "/usr/share/perl5", "/usr/share/perl5"},
+		// Never over the sandbox's own kernel file systems.
+		{"/proc/self/root/usr/lib/python3.11", "/usr/lib/python3.11", "/usr/lib/python3.11"},
+		{"/dev/shm/lib", "/var/lib/x", "/var/lib/x"},
+		{"/sys", "/sys", "/sys"},
+	} {
+		if got := bindPoint(tc.named, tc.real); got != tc.want {
+			t.Errorf("bindPoint(%q, %q) = %q, want %q", tc.named, tc.real, got, tc.want)
+		}
+	}
+}
