@@ -79,14 +79,23 @@ func MountedBinds(spec *specs.Spec) ([]AuthoredBind, error) {
 	}
 	var mounted []AuthoredBind
 	for _, b := range binds {
-		for _, m := range spec.Mounts {
-			if path.Clean(m.Destination) == path.Clean(b.Path) && isBind(m) {
-				mounted = append(mounted, b)
-				break
-			}
+		if bindMount(spec, b) != nil {
+			mounted = append(mounted, b)
 		}
 	}
 	return mounted, nil
+}
+
+// bindMount is spec's bind mount at b's path (the last one, which the
+// sandbox shows), or nil when spec no longer mounts it.
+func bindMount(spec *specs.Spec, b AuthoredBind) *specs.Mount {
+	var mount *specs.Mount
+	for i := range spec.Mounts {
+		if path.Clean(spec.Mounts[i].Destination) == path.Clean(b.Path) && isBind(spec.Mounts[i]) {
+			mount = &spec.Mounts[i]
+		}
+	}
+	return mount
 }
 
 // VerifyBinds checks, right before a sandbox is created from the bundle in
@@ -109,12 +118,7 @@ func VerifyBinds(bundleDir string, spec *specs.Spec) error {
 		if b.Write {
 			kind = "write"
 		}
-		var mount *specs.Mount
-		for i := range spec.Mounts {
-			if path.Clean(spec.Mounts[i].Destination) == path.Clean(b.Path) && isBind(spec.Mounts[i]) {
-				mount = &spec.Mounts[i]
-			}
-		}
+		mount := bindMount(spec, b)
 		if mount == nil {
 			continue // the bind was removed: nothing of the host is exposed
 		}
