@@ -112,7 +112,7 @@ log_lines() {
 	local cmd
 	printf -v cmd '%q ' ctr --address "$W/containerd.sock" --namespace "$CTR_NS" task exec -t \
 		--fifo-dir "$W/fifo" --exec-id e3 c-det sh -c 'tty; [ -t 0 ] && echo stdin-is-tty'
-	run -0 timeout -k 5 60 script -qec "$cmd" /dev/null </dev/null
+	run -0 timeout -k 5 60 script -qec "exec $cmd" /dev/null </dev/null
 	output="${output//$'\r'/}"
 	[[ "$output" == *"/dev/pts/"* ]]
 	[[ "$output" == *stdin-is-tty* ]]
@@ -171,7 +171,7 @@ log_lines() {
 	printf -v cmd '%q ' ctr --address "$W/containerd.sock" --namespace "$CTR_NS" run --rm -t \
 		--runc-binary "$RT" --runc-root "$W/runtime-root" --fifo-dir "$W/fifo" \
 		--cgroup "/$RUNID/c-tty" --env "CLIENTS_MARK=$RUNID" "$IMG" c-tty sh -c 'echo ready; read line; echo "got:$line:$(tty)"'
-	terminal_session "timeout -k 5 60 $cmd"
+	terminal_session "timeout --foreground -k 5 60 $cmd"
 	echo "$output"
 	[[ "$output" == *"got:typed:/dev/pts/0"* ]]
 }

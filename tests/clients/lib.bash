@@ -370,13 +370,18 @@ wait_for() {
 	return 1
 }
 
-# terminal_session CMD runs the shell command line CMD on a terminal of
-# script(1) and types a line into it the way a user does: "typed" once CMD
-# has printed "ready", then the terminal stays open until CMD printed
-# "got:". It fails with CMD's status; output is what CMD printed, carriage
-# returns removed. (A here-string fed to script(1) arrives before the client
-# attaches and is followed at once by end of input: one CI run lost it on
-# the way to the container, which then waited for input until its timeout.)
+# terminal_session CMD runs the simple command CMD (one program and its
+# arguments, shell-quoted) on a terminal of script(1) and types a line into
+# it the way a user does: "typed" once CMD has printed "ready", then the
+# terminal stays open until CMD printed "got:". It fails with CMD's status;
+# output is what CMD printed, carriage returns removed.
+# CMD is exec'd by the shell script(1) starts, so that it leads the
+# terminal's foreground process group whatever $SHELL is: dash (/bin/sh,
+# which script(1) runs when $SHELL is unset) forks for "sh -c CMD", and a
+# timeout(1) there without
+# --foreground puts the client in a background group, where podman's
+# tcsetattr stops it with SIGTTOU before it calls the runtime. Callers pass
+# timeout --foreground for the same reason.
 terminal_session() {
 	local out="$W/terminal.out" rc=0
 	: >"$out"
@@ -384,7 +389,7 @@ terminal_session() {
 		for _ in $(seq 600); do grep -q ready "$out" && break; sleep 0.1; done
 		echo typed
 		for _ in $(seq 600); do grep -q got: "$out" && break; sleep 0.1; done
-	} | script -qec "$1" /dev/null >"$out" || rc=$?
+	} | SHELL=/bin/sh script -qec "exec $1" /dev/null >"$out" || rc=$?
 	output="$(tr -d '\r' <"$out")"
 	return "$rc"
 }

@@ -259,7 +259,7 @@ status_is() {
 
 @test "podman run -it: an interactive terminal session (through script(1))" {
 	local cmd
-	printf -v cmd '%q ' timeout -k 5 60 podman --runtime "$RT" run --cgroup-parent "/$RUNID" \
+	printf -v cmd '%q ' timeout --foreground -k 5 60 podman --runtime "$RT" run --cgroup-parent "/$RUNID" \
 		--env "CLIENTS_MARK=$RUNID" --rm -it --network none "$IMG" sh -c 'echo ready; read line; echo "got:$line:$(tty)"'
 	terminal_session "$cmd"
 	echo "$output"
